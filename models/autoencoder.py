@@ -1,0 +1,112 @@
+"""Regularized autoencoder (SEED-NOTES section 1).
+
+z = f_enc(x),  x' = f_dec(z) = sigmoid(decoder logits)
+cost = E_x[ L(x, x') ] + lambda * R(w)
+L = binary cross-entropy on [0, 1] pixels (or MSE), R = sum of squared weights (or L1),
+over weights only: conv and linear kernels, never biases or normalization parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .blocks import Downsampler, Upsampler
+from .hub import HubModel
+
+
+@dataclass
+class AutoencoderConfig:
+    image_size: int = 64
+    channels: tuple[int, ...] = (32, 64, 128, 256)  # one stride-2 stage each: 64 -> 4
+    res_blocks: int = 1
+    latent_dim: int = 128  # J, against M = 64 * 64 * 3 = 12288
+    reconstruction: str = "bce"  # "bce" on [0, 1] pixels, or "mse"
+    penalty: str = "l2"  # "l2": lambda * sum w^2, or "l1": lambda * sum |w|
+    penalty_weight: float = 1e-6  # lambda
+
+    def __post_init__(self):
+        self.channels = tuple(self.channels)
+        if self.reconstruction not in ("bce", "mse"):
+            raise ValueError(f"reconstruction must be 'bce' or 'mse', got {self.reconstruction!r}")
+        if self.penalty not in ("l1", "l2"):
+            raise ValueError(f"penalty must be 'l1' or 'l2', got {self.penalty!r}")
+        if self.image_size % 2 ** len(self.channels):
+            raise ValueError(f"image_size {self.image_size} is not divisible by 2^{len(self.channels)}")
+
+
+class ConvBottleneck(nn.Module):
+    """Shared body of the AE and the VAE: image -> flat features -> `out_dim`, and latent -> logits."""
+
+    def __init__(self, image_size: int, channels: tuple[int, ...], res_blocks: int, latent_dim: int, out_dim: int):
+        super().__init__()
+        self.grid = image_size // 2 ** len(channels)
+        flat = channels[-1] * self.grid**2
+        self.down = Downsampler(channels, res_blocks)
+        self.to_latent = nn.Linear(flat, out_dim)
+        self.from_latent = nn.Linear(latent_dim, flat)
+        self.up = Upsampler(channels, res_blocks)
+        self.top_channels = channels[-1]
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.to_latent(self.down(x).flatten(1))  # (B, out_dim)
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        h = self.from_latent(z).view(-1, self.top_channels, self.grid, self.grid)
+        return self.up(h)  # (B, 3, S, S) logits of [0, 1] pixels
+
+
+def weight_parameters(module: nn.Module) -> list[nn.Parameter]:
+    """The 'w' of lambda * R(w): kernels of conv and linear layers (ndim >= 2); no biases, no norms."""
+    return [p for p in module.parameters() if p.ndim >= 2]
+
+
+def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor, kind: str) -> torch.Tensor:
+    """Per-image reconstruction cost, summed over pixels and averaged over the batch.
+
+    logits: decoder output before the sigmoid; x: target in [-1, 1]. BCE is
+    -sum[t log x' + (1 - t) log(1 - x')] with t = (x + 1) / 2, computed from logits for stability.
+    """
+    target = (x + 1) / 2
+    if kind == "bce":
+        per_pixel = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    else:
+        per_pixel = (torch.sigmoid(logits) - target) ** 2
+    return per_pixel.flatten(1).sum(1).mean()
+
+
+class Autoencoder(nn.Module, HubModel):
+    config_class = AutoencoderConfig
+
+    def __init__(self, config: AutoencoderConfig):
+        super().__init__()
+        self.config = config
+        self.body = ConvBottleneck(config.image_size, config.channels, config.res_blocks, config.latent_dim, config.latent_dim)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) in [-1, 1] -> z (B, J)."""
+        return self.body.encode(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """z (B, J) -> (B, 3, S, S) in [-1, 1]."""
+        return torch.sigmoid(self.body.decode_logits(z)) * 2 - 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+    def penalty(self) -> torch.Tensor:
+        """R(w): sum of squared (l2) or absolute (l1) weights, biases excluded."""
+        ws = weight_parameters(self)
+        if self.config.penalty == "l2":
+            return sum(w.pow(2).sum() for w in ws)
+        return sum(w.abs().sum() for w in ws)
+
+    def loss(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """cost = reconstruction + lambda * R(w); returns (loss, logs)."""
+        logits = self.body.decode_logits(self.encode(x))
+        rec = reconstruction_loss(logits, x, self.config.reconstruction)
+        reg = self.config.penalty_weight * self.penalty()
+        return rec + reg, {"loss": (rec + reg).item(), "reconstruction": rec.item(), "penalty": reg.item()}

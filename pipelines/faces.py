@@ -1,0 +1,153 @@
+"""Face detection (facenet-pytorch MTCNN), 5-point alignment and paste-back geometry.
+
+One implementation serves training (training/prepare.py) and inference (pipelines/swap.py), so a
+face crop means the same thing everywhere. Geometry functions are pure: arrays in, arrays out.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+# Canonical positions of the 5 landmarks (left eye, right eye, nose tip, left and right mouth
+# corners, as seen in the image) in a unit square. This is the ArcFace 112x112 template
+# (insightface), zoomed out to 75% so the crop also holds the forehead, cheeks and chin: the swap
+# replaces the inner face and keeps the target's surroundings, which must be in the crop.
+_ARCFACE_112 = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
+    dtype=np.float64,
+)
+TEMPLATE_ZOOM = 0.75
+CANONICAL_TEMPLATE = (_ARCFACE_112 / 112.0 - 0.5) * TEMPLATE_ZOOM + 0.5  # (5, 2) in [0, 1]
+
+# Faces are detected on a copy whose longer side is at most this; MTCNN's image pyramid on a
+# 12 MP photo would take seconds and find nothing more at the sizes we can swap.
+DETECTION_MAX_SIDE = 800
+
+
+@dataclass(frozen=True)
+class Face:
+    box: np.ndarray  # (4,) float x1, y1, x2, y2 in image pixels
+    landmarks: np.ndarray  # (5, 2) float: left eye, right eye, nose, left and right mouth corner
+    score: float  # detector confidence in [0, 1]
+
+    @property
+    def size(self) -> float:
+        """Geometric mean of the box sides, in pixels."""
+        w, h = self.box[2] - self.box[0], self.box[3] - self.box[1]
+        return float(np.sqrt(max(w, 0.0) * max(h, 0.0)))
+
+
+@functools.lru_cache(maxsize=1)
+def default_detector():
+    """The MTCNN detector, built once per process (its weights ship inside facenet-pytorch)."""
+    from facenet_pytorch import MTCNN
+
+    return MTCNN(keep_all=True, device="cpu", min_face_size=20, post_process=False)
+
+
+def detect_faces(image: np.ndarray, detector=None, min_score: float = 0.9, min_size: float = 0.0) -> list[Face]:
+    """(H, W, 3) uint8 RGB -> faces, most confident first.
+
+    `min_size` drops faces whose box is smaller (geometric mean of its sides, in pixels).
+    """
+    import torch
+
+    detector = detector or default_detector()
+    h, w = image.shape[:2]
+    scale = min(1.0, DETECTION_MAX_SIDE / max(h, w))
+    small = image if scale == 1.0 else cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    with torch.inference_mode():
+        boxes, probs, points = detector.detect(small, landmarks=True)
+    if boxes is None:
+        return []
+    faces = [
+        Face(box=np.asarray(b, np.float64) / scale, landmarks=np.asarray(p, np.float64) / scale, score=float(s))
+        for b, s, p in zip(boxes, probs, points, strict=False)
+        if s is not None and s >= min_score
+    ]
+    faces = [f for f in faces if f.size >= min_size]
+    return sorted(faces, key=lambda f: -f.score)
+
+
+def alignment_matrix(landmarks: np.ndarray, size: int) -> np.ndarray:
+    """(5, 2) landmarks in the image -> (2, 3) similarity transform image -> SxS crop."""
+    target = CANONICAL_TEMPLATE * size
+    matrix, _ = cv2.estimateAffinePartial2D(np.asarray(landmarks, np.float64), target, method=cv2.LMEDS)
+    if matrix is None:  # degenerate landmarks (all on a line): fall back to least squares
+        matrix = _umeyama_similarity(np.asarray(landmarks, np.float64), target)
+    return matrix
+
+
+def _umeyama_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares similarity transform src -> dst, (2, 3) (Umeyama 1991)."""
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    s, d = src - mu_s, dst - mu_d
+    u, sig, vt = np.linalg.svd(d.T @ s / len(src))
+    r = u @ np.diag([1.0, np.sign(np.linalg.det(u @ vt))]) @ vt
+    scale = (sig * [1.0, np.sign(np.linalg.det(u @ vt))]).sum() / max(s.var(0).sum(), 1e-12)
+    m = np.zeros((2, 3))
+    m[:, :2] = scale * r
+    m[:, 2] = mu_d - scale * r @ mu_s
+    return m
+
+
+def align_face(image: np.ndarray, landmarks: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Warp the face with these landmarks to the canonical template.
+
+    Returns (crop, matrix): crop (S, S, 3) uint8, matrix (2, 3) image -> crop. When the face is
+    larger than the crop, the warp goes to an integer multiple of S first and is then area-averaged
+    down, so a 400-pixel face does not alias into a 64-pixel crop.
+    """
+    matrix = alignment_matrix(landmarks, size)
+    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))  # crop pixels per image pixel
+    factor = max(1, min(8, int(np.floor(1.0 / max(scale, 1e-6)))))
+    big = matrix * factor
+    crop = cv2.warpAffine(image, big, (size * factor, size * factor), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    if factor > 1:
+        crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+    return crop, matrix
+
+
+def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """(N, 2) points through a (2, 3) affine matrix."""
+    points = np.asarray(points, np.float64)
+    return points @ matrix[:, :2].T + matrix[:, 2]
+
+
+def invert_matrix(matrix: np.ndarray) -> np.ndarray:
+    """(2, 3) affine -> its inverse, (2, 3)."""
+    return cv2.invertAffineTransform(np.asarray(matrix, np.float64))
+
+
+def paste_back(image: np.ndarray, crop: np.ndarray, mask: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Blend an (S, S, 3) crop back into a copy of `image` through the inverse of `matrix`.
+
+    mask: (S, S) float in [0, 1], the weight of the crop. Pixels the warped mask does not touch
+    (weight exactly 0) are returned bit-identical to `image`; `image` itself is not modified.
+    Only the bounding box of the warped crop is processed, so cost scales with the face, not the photo.
+    """
+    h, w = image.shape[:2]
+    size = crop.shape[0]
+    inverse = invert_matrix(matrix)
+    corners = transform_points(np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64), inverse)
+    x0, y0 = np.floor(corners.min(0)).astype(int) - 1
+    x1, y1 = np.ceil(corners.max(0)).astype(int) + 1
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    out = image.copy()
+    if x1 <= x0 or y1 <= y0:
+        return out
+    shifted = inverse.copy()
+    shifted[:, 2] -= (x0, y0)  # crop -> box-local coordinates
+    box = (x1 - x0, y1 - y0)
+    warped = cv2.warpAffine(crop, shifted, box, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    weight = cv2.warpAffine(mask.astype(np.float32), shifted, box, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    weight = np.clip(weight, 0.0, 1.0)[:, :, None]
+    region = out[y0:y1, x0:x1]
+    blended = region.astype(np.float32) * (1.0 - weight) + warped.astype(np.float32) * weight
+    blended = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    out[y0:y1, x0:x1] = np.where(weight > 0, blended, region)
+    return out

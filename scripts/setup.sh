@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Create .venv and install what CodeSwap needs; re-running is cheap (skipped when nothing changed).
+#   bash scripts/setup.sh          run-time requirements
+#   bash scripts/setup.sh dev      plus tests, lint and evaluation tools
+set -euo pipefail
+cd "$(dirname "$0")/.."
+want=requirements.txt
+[ "${1:-}" = dev ] && want=requirements-dev.txt
+if [ ! -x .venv/bin/python ]; then
+  python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv
+fi
+stamp=".venv/.installed-$(cat requirements*.txt | sha1sum | cut -c1-12)-$(basename "$want" .txt)"
+if [ ! -f "$stamp" ]; then
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -r "$want"
+  touch "$stamp"
+fi

@@ -1,0 +1,165 @@
+"""The losses are exactly those of SEED-NOTES.md, checked against hand computations."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from models import GAN, VAE, VQGAN, Autoencoder, CodeTransformer
+from models.autoencoder import weight_parameters
+from models.gan import discriminator_loss, generator_loss
+from models.vae import kl_to_standard_normal
+
+from .tiny import TINY
+
+
+def test_ae_penalty_is_lambda_times_squared_weights_without_biases():
+    model = Autoencoder(TINY["ae"])
+    with torch.no_grad():  # make biases large: if they leaked into the penalty it would show
+        for _name, p in model.named_parameters():
+            if p.ndim == 1:
+                p.fill_(10.0)
+    by_hand = sum(
+        (m.weight**2).sum() for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear, torch.nn.ConvTranspose2d))
+    )
+    assert torch.allclose(model.penalty(), by_hand)
+    assert all(p.ndim >= 2 for p in weight_parameters(model))
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    total, logs = model.loss(x)
+    assert math.isclose(logs["penalty"], TINY["ae"].penalty_weight * float(by_hand), rel_tol=1e-5)
+
+
+def test_ae_bce_matches_the_formula():
+    model = Autoencoder(TINY["ae"])
+    x = torch.rand(3, 3, 16, 16) * 2 - 1
+    t = (x + 1) / 2
+    xp = (model(x) + 1) / 2
+    bce = -(t * xp.log() + (1 - t) * (1 - xp).log()).flatten(1).sum(1).mean()
+    _, logs = model.loss(x)
+    assert math.isclose(logs["reconstruction"], float(bce), rel_tol=1e-4)
+
+
+def test_vae_kl_matches_monte_carlo():
+    g = torch.Generator().manual_seed(0)
+    mu = torch.randn(3, 4, generator=g)
+    logvar = torch.randn(3, 4, generator=g) * 0.5
+    closed = kl_to_standard_normal(mu, logvar)
+    q = torch.distributions.Normal(mu, (0.5 * logvar).exp())
+    p = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu))
+    z = q.sample((200_000,))
+    mc = (q.log_prob(z) - p.log_prob(z)).sum(-1).mean(0)
+    assert torch.allclose(closed, mc, atol=0.03, rtol=0.02)
+
+
+def test_vae_kl_is_against_the_prior_and_zero_at_the_prior():
+    assert torch.allclose(kl_to_standard_normal(torch.zeros(2, 5), torch.zeros(2, 5)), torch.zeros(2))
+    model = VAE(TINY["vae"])
+    samples = model.sample(3, generator=torch.Generator().manual_seed(0))
+    assert samples.shape == (3, 3, 16, 16)
+
+
+def _grad_norm(loss, params):
+    grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
+    return sum(0.0 if g is None else float(g.abs().sum()) for g in grads)
+
+
+def test_vq_stop_gradients_are_the_right_way_round():
+    model = VQGAN(TINY["vqgan"]).train()
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    encoder = list(model.encoder.parameters()) + list(model.quantizer.project_in.parameters())
+    codebook = [model.quantizer.codebook.weight]
+    t = model.quantizer.terms(model.encode(x))
+    assert _grad_norm(t["codebook_loss"], encoder) == 0.0
+    assert _grad_norm(t["codebook_loss"], codebook) > 0.0
+    assert _grad_norm(t["commitment_loss"], codebook) == 0.0
+    assert _grad_norm(t["commitment_loss"], encoder) > 0.0
+    # The reconstruction reaches the encoder only through the straight-through estimator.
+    x_rec, _, _ = model(x)
+    rec = (x_rec - x).pow(2).mean()
+    assert _grad_norm(rec, encoder) > 0.0
+    assert _grad_norm(rec, codebook) == 0.0  # z_e + sg[z_q - z_e]: no path to the codes
+
+
+def test_vq_loss_is_codebook_plus_beta_commitment_and_straight_through_is_exact():
+    model = VQGAN(TINY["vqgan"]).eval()
+    z = model.encode(torch.rand(2, 3, 16, 16) * 2 - 1)
+    t = model.quantizer.terms(z)
+    quantized, indices, loss = model.quantizer(z)
+    assert torch.allclose(loss, t["codebook_loss"] + TINY["vqgan"].beta * t["commitment_loss"])
+    assert torch.equal(indices, t["indices"])
+    assert torch.allclose(quantized, model.quantizer.lookup(indices), atol=1e-6)
+    # nearest code by Euclidean distance, as in the formulation
+    flat = t["z_e"].permute(0, 2, 3, 1).reshape(-1, t["z_e"].shape[1])
+    assert torch.equal(torch.cdist(flat, model.quantizer.codes()).argmin(1), indices.flatten())
+
+
+def test_dead_codes_are_restarted_on_encoder_outputs():
+    model = VQGAN(TINY["vqgan"]).train()
+    q = model.quantizer
+    x = torch.rand(4, 3, 16, 16) * 2 - 1
+    with torch.no_grad():
+        q.usage.zero_()
+        q.usage[0] = 1.0  # code 0 well used, every other code looks dead
+    before = q.codebook.weight.clone()
+    for _ in range(q.restart_every):
+        model(x)
+    changed = (q.codebook.weight != before).any(1)
+    assert not changed[0] and changed.sum() > 0
+    with torch.no_grad():
+        z_e = q.terms(model.encode(x))["z_e"].permute(0, 2, 3, 1).reshape(-1, 4)
+    distance = torch.cdist(q.codebook.weight[changed], z_e).min(1).values
+    assert distance.max() < 0.1  # restarted codes sit on encoder outputs (plus small noise)
+
+
+def test_gan_losses_equal_hand_computed_values():
+    real = torch.tensor([2.0, -1.0, 0.5])
+    fake = torch.tensor([-3.0, 0.0, 1.0])
+    d = torch.sigmoid
+    l_d = -(d(real).log().mean()) - (1 - d(fake)).log().mean()
+    l_g = -(d(fake).log().mean())
+    assert torch.allclose(discriminator_loss(real, fake), l_d)
+    assert torch.allclose(generator_loss(fake), l_g)
+    model = GAN(TINY["gan"])
+    assert model.latents(5, truncation=0.5, generator=torch.Generator().manual_seed(0)).abs().max() <= 0.5
+
+
+def test_transformer_loss_is_mean_negative_log_likelihood():
+    model = CodeTransformer(TINY["transformer"])
+    codes = torch.randint(0, 32, (2, 16))
+    logits, _ = model(model.with_start(codes))
+    nll = -F.log_softmax(logits, -1).gather(2, codes[:, :, None]).mean()
+    loss, logs = model.loss(codes)
+    assert torch.allclose(loss, nll)
+    assert math.isclose(logs["bits_per_token"], float(nll) / math.log(2), rel_tol=1e-6)
+
+
+def test_transformer_is_causal():
+    model = CodeTransformer(TINY["transformer"]).eval()
+    a = torch.randint(0, 32, (1, 16))
+    b = a.clone()
+    b[0, 10:] = (b[0, 10:] + 1) % 32
+    la, _ = model(a)
+    lb, _ = model(b)
+    assert torch.allclose(la[0, :10], lb[0, :10], atol=1e-6)
+    assert not torch.allclose(la[0, 10:], lb[0, 10:])
+
+
+def test_kv_cache_sampling_equals_the_uncached_path():
+    model = CodeTransformer(TINY["transformer"]).double().eval()
+    for kwargs in ({}, {"temperature": 0.7, "top_k": 5}, {"top_p": 0.8}):
+        a = model.sample(4, generator=torch.Generator().manual_seed(7), **kwargs)
+        b = model.sample(4, generator=torch.Generator().manual_seed(7), use_cache=False, **kwargs)
+        assert torch.equal(a, b)
+    c = model.sample(4, generator=torch.Generator().manual_seed(8))
+    assert not torch.equal(a, c)
+
+
+def test_completion_keeps_the_given_codes():
+    model = CodeTransformer(TINY["transformer"]).eval()
+    given = torch.randint(0, 32, (3, 16))
+    mask = torch.zeros(3, 16, dtype=torch.bool)
+    mask[:, :8] = True
+    out = model.sample(3, given=given, given_mask=mask, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out[:, :8], given[:, :8])

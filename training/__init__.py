@@ -1,0 +1,1 @@
+"""Dataset preparation, the training entry point and evaluation for CodeSwap's models."""

@@ -1,0 +1,41 @@
+"""The aligned face dataset written by training/prepare.py, as tensors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def load_faces(data_dir: str | Path, split: str) -> torch.Tensor:
+    """All crops of one split ('train' or 'held_out') -> (N, S, S, 3) uint8 tensor."""
+    data_dir = Path(data_dir)
+    index_path = data_dir / "index.json"
+    if not index_path.is_file():
+        raise FileNotFoundError(f"{index_path}: missing; build the dataset with python -m training.prepare")
+    index = json.loads(index_path.read_text())
+    parts = []
+    for unit in index["units"]:
+        with np.load(data_dir / f"{unit}.npz") as z:
+            keep = z["held_out"] if split == "held_out" else ~z["held_out"]
+            parts.append(z["crops"][keep])
+    return torch.from_numpy(np.concatenate(parts))
+
+
+def to_model_range(batch_uint8: torch.Tensor) -> torch.Tensor:
+    """(B, S, S, 3) uint8 -> (B, 3, S, S) float in [-1, 1]."""
+    return batch_uint8.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+def to_uint8_images(x: torch.Tensor) -> np.ndarray:
+    """(B, 3, S, S) in [-1, 1] -> (B, S, S, 3) uint8."""
+    return ((x.detach().float().clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def random_flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Horizontal flip of a random half of the batch (B, 3, S, S). Faces are near-symmetric; the
+    aligned template is symmetric, so a flipped crop is still a valid aligned crop."""
+    flip = torch.rand(x.shape[0], generator=generator) < 0.5
+    return torch.where(flip[:, None, None, None], x.flip(3), x)

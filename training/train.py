@@ -1,0 +1,367 @@
+"""One training entry point for every model family (a plain explicit loop, after nanoGPT).
+
+    python -m training.train {ae,vae,gan,vqgan,transformer} --data DATA_DIR -o RUN_DIR [--resume]
+    torchrun --nproc_per_node 2 -m training.train ...      (DistributedDataParallel, gloo on CPU)
+
+RUN_DIR gets: log.csv (scalars), samples/step-NNNNNN.png (reconstructions and/or samples),
+checkpoint.pt (model, optimizers, step, RNG; loaded with weights_only=True), and final/
+(config.json + model.safetensors via save_pretrained, what weights/<name>/ ships).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torchvision.utils import save_image
+from tqdm import tqdm
+
+from models import REGISTRY, VQGAN
+from models.gan import discriminator_loss, generator_loss
+from models.vqgan import PatchDiscriminator, hinge_discriminator_loss, vqgan_generator_loss
+
+from .data import load_faces, random_flip, to_model_range
+
+
+def lr_at(step: int, base_lr: float, warmup: int, total: int, min_ratio: float = 0.1) -> float:
+    """Linear warm-up, then cosine decay to min_ratio * base_lr at `total` steps."""
+    if step < warmup:
+        return base_lr * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return base_lr * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def parse_overrides(pairs: list[str], config_class) -> dict:
+    """['codebook_size=512', 'channels=32,128'] -> typed dict for the config dataclass."""
+    types = {f.name: f.type for f in fields(config_class)}
+    out = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        if key not in types:
+            raise SystemExit(f"error: --set {key}: not a field of {config_class.__name__} ({', '.join(types)})")
+        t = str(types[key])
+        if "tuple" in t:
+            out[key] = tuple(int(v) for v in value.split(","))
+        elif "int" in t:
+            out[key] = int(value)
+        elif "float" in t:
+            out[key] = float(value)
+        else:
+            out[key] = value
+    return out
+
+
+def unwrap(module: nn.Module) -> nn.Module:
+    """The plain module under DDP and torch.compile wrappers (saved weights must not carry them)."""
+    while hasattr(module, "module") or hasattr(module, "_orig_mod"):
+        module = getattr(module, "module", None) or module._orig_mod
+    return module
+
+
+class Trainer:
+    """Holds the models and optimizers of one family and runs one optimization step at a time."""
+
+    def __init__(self, args, rank: int, world: int):
+        self.args, self.rank, self.world = args, rank, world
+        self.family = args.family
+        cls = REGISTRY[self.family]
+        config = cls.config_class(**parse_overrides(args.set, cls.config_class))
+        torch.manual_seed(args.seed)
+        self.model = cls(config)
+        self.extra: nn.Module | None = None  # the VQGAN's patch discriminator
+        if self.family == "vqgan":
+            self.extra = PatchDiscriminator(config.disc_channels)
+        betas = (0.5, 0.9) if self.family in ("gan", "vqgan") else (0.9, 0.95)
+        if self.family == "gan":
+            self.opt = torch.optim.Adam(self.model.generator.parameters(), lr=args.lr, betas=betas)
+            self.opt_d = torch.optim.Adam(self.model.discriminator.parameters(), lr=args.lr, betas=betas)
+        else:
+            self.opt = torch.optim.AdamW(self.model.parameters(), lr=args.lr, betas=betas, weight_decay=0.0)
+            self.opt_d = torch.optim.Adam(self.extra.parameters(), lr=args.lr, betas=betas) if self.extra else None
+        self.step = 0
+        self.net = self.model if world == 1 else DistributedDataParallel(self.model, find_unused_parameters=self.family == "vqgan")
+        self.net_d = self.extra if (self.extra is None or world == 1) else DistributedDataParallel(self.extra)
+
+    def autocast(self):
+        return torch.autocast("cpu", dtype=torch.bfloat16) if self.args.bf16 else nullcontext()
+
+    def set_lr(self) -> float:
+        lr = lr_at(self.step, self.args.lr, self.args.warmup, self.args.steps)
+        for opt in (self.opt, self.opt_d):
+            if opt is not None:
+                for group in opt.param_groups:
+                    group["lr"] = lr
+        return lr
+
+    def train_step(self, x: torch.Tensor, gen: torch.Generator) -> dict[str, float]:
+        """x: (B, 3, S, S) images in [-1, 1], or (B, L) codes for the transformer."""
+        self.model.train()
+        lr = self.set_lr()
+        logs: dict[str, float]
+        if self.family in ("ae", "vae", "transformer"):
+            with self.autocast():
+                loss, logs = unwrap(self.net).loss(x) if self.world == 1 else self._ddp_loss(x)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+            self.opt.step()
+        elif self.family == "gan":
+            logs = self._gan_step(x, gen)
+        else:
+            logs = self._vqgan_step(x)
+        self.step += 1
+        logs["lr"] = lr
+        return logs
+
+    def _ddp_loss(self, x):
+        # DDP synchronizes gradients of what runs through its forward: route loss() through it.
+        core = unwrap(self.net)
+        orig = core.forward
+        core.forward = core.loss
+        try:
+            return self.net(x)
+        finally:
+            core.forward = orig
+
+    def _gan_step(self, x, gen) -> dict[str, float]:
+        g, d = self.model.generator, self.model.discriminator
+        z = torch.randn(x.shape[0], self.model.config.latent_dim, generator=gen)
+        with self.autocast():
+            fake = g(z)
+            loss_d = discriminator_loss(d(x), d(fake.detach()))
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        with self.autocast():
+            loss_g = generator_loss(d(fake))
+        self.opt.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt.step()
+        return {"loss_d": float(loss_d), "loss_g": float(loss_g)}
+
+    def _vqgan_step(self, x) -> dict[str, float]:
+        with self.autocast():
+            loss, logs, x_rec = vqgan_generator_loss(self.net, self.net_d, x, self.step)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.opt.step()
+        if self.step >= self.model.config.disc_start:
+            with self.autocast():
+                loss_d = hinge_discriminator_loss(self.net_d(x), self.net_d(x_rec.detach()))
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.opt_d.step()
+            logs["loss_d"] = float(loss_d)
+        return logs
+
+    @torch.no_grad()
+    def evaluate(self, held: torch.Tensor) -> dict[str, float]:
+        """Mean loss terms on a fixed held-out batch (no augmentation, eval mode)."""
+        self.model.eval()
+        if self.family == "gan":
+            return {}
+        if self.family == "vqgan":
+            _, logs, _ = vqgan_generator_loss(self.model, self.extra, held, 0)
+        else:
+            _, logs = self.model.loss(held)
+        return {f"val_{k}": v for k, v in logs.items()}
+
+    def state(self) -> dict:
+        return {
+            "family": self.family,
+            "step": self.step,
+            "config": json.dumps(asdict(self.model.config)),
+            "model": unwrap(self.net).state_dict(),
+            "extra": self.extra.state_dict() if self.extra else None,
+            "opt": self.opt.state_dict(),
+            "opt_d": self.opt_d.state_dict() if self.opt_d else None,
+            "rng": torch.get_rng_state(),
+        }
+
+    def load_state(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        if self.extra:
+            self.extra.load_state_dict(state["extra"])
+        self.opt.load_state_dict(state["opt"])
+        if self.opt_d:
+            self.opt_d.load_state_dict(state["opt_d"])
+        self.step = state["step"]
+        torch.set_rng_state(state["rng"])
+
+
+def write_grid(trainer: Trainer, held: torch.Tensor, path: Path, seed: int, vqgan: VQGAN | None) -> None:
+    """Reconstructions (top: originals, bottom: model) and/or samples, 8 per row."""
+    model = trainer.model.eval()
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        if trainer.family == "transformer":
+            codes = model.sample(8, generator=gen, top_k=100)
+            h = vqgan.config.grid_size
+            rows = [vqgan.decode_indices(codes.view(8, h, h))]
+        else:
+            rows = []
+            if trainer.family in ("ae", "vae", "vqgan"):
+                rec = model(held[:8])
+                rows += [held[:8], (rec[0] if isinstance(rec, tuple) else rec).clamp(-1, 1)]
+            if trainer.family in ("vae", "gan"):
+                rows.append(model.sample(8, generator=gen))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_image(torch.cat(rows), path, nrow=8, normalize=True, value_range=(-1, 1))
+
+
+def precompute_codes(vqgan: VQGAN, faces: torch.Tensor, batch: int = 256) -> torch.Tensor:
+    """(N, S, S, 3) uint8 faces -> (2N, h*w) codes of the faces and of their mirror images."""
+    out = []
+    for i in tqdm(range(0, len(faces), batch), desc="codes", mininterval=5):
+        x = to_model_range(faces[i : i + batch])
+        for view in (x, x.flip(3)):
+            out.append(vqgan.encode_to_indices(view).flatten(1))
+    return torch.cat(out)
+
+
+def atomic_save(obj, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def export(trainer: Trainer, out: Path) -> None:
+    """RUN_DIR/final: save_pretrained of the unwrapped model, written to a temp folder then swapped in."""
+    tmp = out.with_name(out.name + ".tmp")
+    unwrap(trainer.net).save_pretrained(tmp)
+    (tmp / "README.md").unlink(missing_ok=True)  # the real model card is written by hand in weights/
+    if out.exists():
+        for f in out.iterdir():
+            f.unlink()
+        out.rmdir()
+    os.replace(tmp, out)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description="Train one CodeSwap model family.")
+    p.add_argument("family", choices=sorted(REGISTRY))
+    p.add_argument("--data", required=True, type=Path, help="folder written by training.prepare")
+    p.add_argument("-o", "--out", required=True, type=Path, help="run folder")
+    p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
+    p.add_argument("--steps", type=int, default=20_000)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--warmup", type=int, default=200)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast for forward passes")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: leave the default)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config field override")
+    p.add_argument("--vqgan", type=Path, default=Path("weights/vqgan"), help="VQGAN whose codes the transformer models")
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--sample-every", type=int, default=1000)
+    p.add_argument("--checkpoint-minutes", type=float, default=5.0)
+    p.add_argument("--max-minutes", type=float, default=0.0, help="stop (with a checkpoint) after this long")
+    p.add_argument("--limit", type=int, default=0, help="use only the first N training images (tests)")
+    args = p.parse_args(argv)
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if world > 1:
+        dist.init_process_group("gloo")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    main_process = rank == 0
+
+    try:
+        train = load_faces(args.data, "train")
+        held_faces = load_faces(args.data, "held_out")
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.limit:
+        train = train[: args.limit]
+    held = to_model_range(held_faces[:64])
+    trainer = Trainer(args, rank, world)
+    vqgan = None
+    if args.family == "transformer":
+        vqgan = VQGAN.from_pretrained(args.vqgan)
+        cache = args.out / "codes.pt"
+        if cache.exists():
+            codes = torch.load(cache, weights_only=True)
+        else:
+            codes = precompute_codes(vqgan, train)
+            if main_process:
+                args.out.mkdir(parents=True, exist_ok=True)
+                atomic_save(codes, cache)
+        held_codes = precompute_codes(vqgan, held_faces[:256])[::2]
+        data, held = codes, held_codes
+    else:
+        data = train
+
+    ckpt = args.out / "checkpoint.pt"
+    if args.resume:
+        if not ckpt.exists():
+            print(f"error: --resume: {ckpt} not found", file=sys.stderr)
+            return 2
+        trainer.load_state(torch.load(ckpt, weights_only=True))
+    elif ckpt.exists():
+        print(f"error: {ckpt} exists; pass --resume or use a new run folder", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    if main_process:
+        (args.out / "args.json").write_text(json.dumps({k: str(v) for k, v in vars(args).items()}, indent=2))
+
+    # Each rank draws its own batches: a per-rank generator, advanced from the resumed step.
+    gen = torch.Generator().manual_seed(args.seed * 1000 + rank + trainer.step)
+    log_path = args.out / "log.csv"
+    log_file = open(log_path, "a", newline="") if main_process else None  # noqa: SIM115 (closed after the loop)
+    writer = None
+    start = last_ckpt = time.time()
+    bar = tqdm(total=args.steps, initial=trainer.step, disable=not main_process, mininterval=5, desc=args.family)
+    while trainer.step < args.steps:
+        idx = torch.randint(len(data), (args.batch_size,), generator=gen)
+        if args.family == "transformer":
+            batch = data[idx]
+        else:
+            batch = random_flip(to_model_range(data[idx]), gen)
+        logs = trainer.train_step(batch, gen)
+        bar.update(1)
+        step = trainer.step
+        if main_process and (step % args.log_every == 0 or step == args.steps):
+            logs.update(trainer.evaluate(held) if step % (args.log_every * 10) == 0 else {})
+            row = {"step": step, "seconds": round(time.time() - start, 1), **{k: round(v, 5) for k, v in logs.items()}}
+            if writer is None or set(row) - set(writer.fieldnames):
+                writer = csv.DictWriter(log_file, fieldnames=list(row), extrasaction="ignore")
+                if log_path.stat().st_size == 0:
+                    writer.writeheader()
+            writer.writerow(row)
+            log_file.flush()
+            bar.set_postfix({k: f"{v:.4g}" for k, v in list(logs.items())[:4]})
+        if main_process and (step % args.sample_every == 0 or step == args.steps):
+            write_grid(trainer, held, args.out / "samples" / f"step-{step:06d}.png", args.seed, vqgan)
+        out_of_time = args.max_minutes and time.time() - start > args.max_minutes * 60
+        if main_process and (time.time() - last_ckpt > args.checkpoint_minutes * 60 or step == args.steps or out_of_time):
+            atomic_save(trainer.state(), ckpt)
+            export(trainer, args.out / "final")
+            last_ckpt = time.time()
+        if out_of_time:
+            break
+    bar.close()
+    if log_file:
+        log_file.close()
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
