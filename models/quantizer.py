@@ -42,7 +42,9 @@ class VectorQuantizer(nn.Module):
 
     def terms(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
         """z (B, dim, h, w) -> z_e and z_q (B, code_dim, h, w), indices (B, h, w), and both loss terms."""
-        z_e = F.normalize(self.project_in(z), dim=1)
+        return self._quantize(F.normalize(self.project_in(z), dim=1))
+
+    def _quantize(self, z_e: torch.Tensor) -> dict[str, torch.Tensor]:
         b, d, h, w = z_e.shape
         flat = z_e.permute(0, 2, 3, 1).reshape(-1, d)  # (B*h*w, d)
         codes = self.codes()
@@ -58,11 +60,15 @@ class VectorQuantizer(nn.Module):
 
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """z (B, dim, h, w) -> quantized (B, dim, h, w), indices (B, h, w) long, loss (scalar)."""
-        t = self.terms(z)
+        z_e = F.normalize(self.project_in(z), dim=1)
+        if self.training and self.steps > 0 and self.steps % self.restart_every == 0:
+            # Before the codes enter this step's graph: autograd must not see them change later.
+            self._restart_dead_codes(z_e.detach())
+        t = self._quantize(z_e)
         loss = t["codebook_loss"] + self.beta * t["commitment_loss"]
         straight_through = t["z_e"] + (t["z_q"] - t["z_e"]).detach()
         if self.training:
-            self._update_usage(t["indices"], t["z_e"])
+            self._update_usage(t["indices"])
         return self.project_out(straight_through), t["indices"], loss
 
     def lookup(self, indices: torch.Tensor) -> torch.Tensor:
@@ -70,14 +76,12 @@ class VectorQuantizer(nn.Module):
         return self.project_out(self.codes()[indices].permute(0, 3, 1, 2))
 
     @torch.no_grad()
-    def _update_usage(self, indices: torch.Tensor, z_e: torch.Tensor) -> None:
+    def _update_usage(self, indices: torch.Tensor) -> None:
         counts = torch.bincount(indices.flatten(), minlength=self.codebook_size).float()
         if dist.is_available() and dist.is_initialized():
             dist.all_reduce(counts)
         self.usage.mul_(self.usage_decay).add_(counts / counts.sum(), alpha=1 - self.usage_decay)
         self.steps += 1
-        if self.steps % self.restart_every == 0:
-            self._restart_dead_codes(z_e)
 
     @torch.no_grad()
     def _restart_dead_codes(self, z_e: torch.Tensor) -> None:

@@ -3,7 +3,7 @@
     python -m training.train {ae,vae,gan,vqgan,transformer} --data DATA_DIR -o RUN_DIR [--resume]
     torchrun --nproc_per_node 2 -m training.train ...      (DistributedDataParallel, gloo on CPU)
 
-RUN_DIR gets: log.csv (scalars), samples/step-NNNNNN.png (reconstructions and/or samples),
+RUN_DIR gets: log.jsonl (scalars), samples/step-NNNNNN.png (reconstructions and/or samples),
 checkpoint.pt (model, optimizers, step, RNG; loaded with weights_only=True), and final/
 (config.json + model.safetensors via save_pretrained, what weights/<name>/ ships).
 """
@@ -11,7 +11,6 @@ checkpoint.pt (model, optimizers, step, RNG; loaded with weights_only=True), and
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import os
@@ -321,9 +320,7 @@ def main(argv=None) -> int:
 
     # Each rank draws its own batches: a per-rank generator, advanced from the resumed step.
     gen = torch.Generator().manual_seed(args.seed * 1000 + rank + trainer.step)
-    log_path = args.out / "log.csv"
-    log_file = open(log_path, "a", newline="") if main_process else None  # noqa: SIM115 (closed after the loop)
-    writer = None
+    log_path = args.out / "log.jsonl"  # one JSON object per logged step; keys vary by phase
     start = last_ckpt = time.time()
     bar = tqdm(total=args.steps, initial=trainer.step, disable=not main_process, mininterval=5, desc=args.family)
     while trainer.step < args.steps:
@@ -338,12 +335,8 @@ def main(argv=None) -> int:
         if main_process and (step % args.log_every == 0 or step == args.steps):
             logs.update(trainer.evaluate(held) if step % (args.log_every * 10) == 0 else {})
             row = {"step": step, "seconds": round(time.time() - start, 1), **{k: round(v, 5) for k, v in logs.items()}}
-            if writer is None or set(row) - set(writer.fieldnames):
-                writer = csv.DictWriter(log_file, fieldnames=list(row), extrasaction="ignore")
-                if log_path.stat().st_size == 0:
-                    writer.writeheader()
-            writer.writerow(row)
-            log_file.flush()
+            with open(log_path, "a") as log_file:
+                log_file.write(json.dumps(row) + "\n")
             bar.set_postfix({k: f"{v:.4g}" for k, v in list(logs.items())[:4]})
         if main_process and (step % args.sample_every == 0 or step == args.steps):
             write_grid(trainer, held, args.out / "samples" / f"step-{step:06d}.png", args.seed, vqgan)
@@ -355,8 +348,6 @@ def main(argv=None) -> int:
         if out_of_time:
             break
     bar.close()
-    if log_file:
-        log_file.close()
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -95,16 +96,22 @@ def test_vq_loss_is_codebook_plus_beta_commitment_and_straight_through_is_exact(
     assert torch.equal(torch.cdist(flat, model.quantizer.codes()).argmin(1), indices.flatten())
 
 
-def test_dead_codes_are_restarted_on_encoder_outputs():
+@pytest.mark.parametrize("bf16", [False, True])
+def test_dead_codes_are_restarted_on_encoder_outputs(bf16):
     model = VQGAN(TINY["vqgan"]).train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)  # a full step each time, weights unchanged
     q = model.quantizer
     x = torch.rand(4, 3, 16, 16) * 2 - 1
     with torch.no_grad():
         q.usage.zero_()
         q.usage[0] = 1.0  # code 0 well used, every other code looks dead
     before = q.codebook.weight.clone()
-    for _ in range(q.restart_every):
-        model(x)
+    for _ in range(q.restart_every + 1):  # the restart happens at the start of the next forward
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            x_rec, _, vq_loss = model(x)
+        opt.zero_grad()
+        ((x_rec - x).abs().mean() + vq_loss).backward()  # no in-place change under autograd's feet
+        opt.step()
     changed = (q.codebook.weight != before).any(1)
     assert not changed[0] and changed.sum() > 0
     with torch.no_grad():

@@ -1,0 +1,84 @@
+"""Face-region masks on the canonical template, colour transfer and feathered blending masks.
+
+All masks live in aligned-crop space (S x S), where every face has its landmarks at
+pipelines.faces.CANONICAL_TEMPLATE, so a region is one fixed shape for every face.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .faces import CANONICAL_TEMPLATE
+
+_LE, _RE, _NOSE, _LM, _RM = CANONICAL_TEMPLATE
+_EYE_GAP = float(_RE[0] - _LE[0])  # ~0.24 of the crop side
+
+# Regions as unions of ellipses (centre x, centre y, radius x, radius y) in unit crop coordinates,
+# sized from the template's eye gap so they follow the template if it changes.
+REGIONS: dict[str, list[tuple[float, float, float, float]]] = {
+    "face": [(0.5, float(_NOSE[1]) - 0.02, 1.02 * _EYE_GAP, 1.38 * _EYE_GAP)],
+    "eyes": [(float(p[0]), float(p[1]), 0.4 * _EYE_GAP, 0.27 * _EYE_GAP) for p in (_LE, _RE)],
+    "brows": [(float(p[0]), float(p[1]) - 0.33 * _EYE_GAP, 0.42 * _EYE_GAP, 0.17 * _EYE_GAP) for p in (_LE, _RE)],
+    "nose": [(float(_NOSE[0]), float(_NOSE[1]) - 0.15 * _EYE_GAP, 0.3 * _EYE_GAP, 0.5 * _EYE_GAP)],
+    "mouth": [(float(_LM[0] + _RM[0]) / 2, float(_LM[1] + _RM[1]) / 2, 0.65 * _EYE_GAP, 0.36 * _EYE_GAP)],
+}
+
+
+def region_mask(regions: list[str] | tuple[str, ...], size: int) -> np.ndarray:
+    """Union of the named regions -> (S, S) float32 mask in {0, 1}."""
+    unknown = [r for r in regions if r not in REGIONS]
+    if unknown or not regions:
+        raise ValueError(f"unknown region(s) {unknown or regions}; choose from {', '.join(REGIONS)}")
+    yy, xx = (np.mgrid[0:size, 0:size].astype(np.float32) + 0.5) / size
+    mask = np.zeros((size, size), np.float32)
+    for name in regions:
+        for cx, cy, rx, ry in REGIONS[name]:
+            mask = np.maximum(mask, ((((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2) <= 1.0).astype(np.float32))
+    return mask
+
+
+def token_mask(mask: np.ndarray, grid: int, threshold: float = 0.5) -> np.ndarray:
+    """(S, S) pixel mask -> (grid, grid) bool: a code cell is swapped when the region covers at
+    least `threshold` of it."""
+    size = mask.shape[0]
+    cell = size // grid
+    coverage = mask[: grid * cell, : grid * cell].reshape(grid, cell, grid, cell).mean(axis=(1, 3))
+    return coverage >= threshold
+
+
+def token_boundary(tokens: np.ndarray, width: int = 1) -> np.ndarray:
+    """(h, w) bool -> (h, w) bool: cells within `width` cells of the edge between True and False."""
+    kernel = np.ones((2 * width + 1, 2 * width + 1), np.uint8)
+    t = tokens.astype(np.uint8)
+    return (cv2.dilate(t, kernel) != cv2.erode(t, kernel)).astype(bool)
+
+
+def feathered(mask: np.ndarray, softness: float) -> np.ndarray:
+    """Soft blend weights that never leave the region: erode by the feather radius, then blur.
+
+    softness: feather radius as a fraction of the crop side (0 = hard edge).
+    """
+    size = mask.shape[0]
+    radius = softness * size
+    if radius < 0.5:
+        return mask.astype(np.float32)
+    r = int(round(radius))
+    inner = cv2.erode(mask.astype(np.float32), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    soft = cv2.GaussianBlur(inner, (0, 0), sigmaX=max(radius / 2, 0.5))
+    return np.clip(soft, 0.0, 1.0) * mask  # exactly zero outside the region
+
+
+def color_transfer(image: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Match the LAB mean and standard deviation of `image` to `reference` inside `mask`
+    (Reinhard et al. 2001). Both (S, S, 3) uint8 RGB; returns (S, S, 3) uint8."""
+    sel = mask > 0.5
+    if sel.sum() < 4:
+        return image.copy()
+    src = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    ref = cv2.cvtColor(reference, cv2.COLOR_RGB2LAB).astype(np.float32)
+    s_mean, s_std = src[sel].mean(0), src[sel].std(0) + 1e-3
+    r_mean, r_std = ref[sel].mean(0), ref[sel].std(0) + 1e-3
+    gain = np.clip(r_std / s_std, 0.5, 2.0)  # bounded: a flat region must not explode the contrast
+    out = (src - s_mean) * gain + r_mean
+    return cv2.cvtColor(np.clip(out + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
