@@ -4,6 +4,10 @@ z = f_enc(x),  x' = f_dec(z) = sigmoid(decoder logits)
 cost = E_x[ L(x, x') ] + lambda * R(w)
 L = binary cross-entropy on [0, 1] pixels (or MSE), R = sum of squared weights (or L1),
 over weights only: conv and linear kernels, never biases or normalization parameters.
+
+An autoencoder has no prior to sample from. After training, a full-covariance Gaussian is fitted to
+the latents of training faces (ex-post density estimation, Ghosh et al. 2020, "From Variational to
+Deterministic Autoencoders"); it is stored with the weights and `sample` draws from it.
 """
 
 from __future__ import annotations
@@ -85,6 +89,9 @@ class Autoencoder(nn.Module, HubModel):
         super().__init__()
         self.config = config
         self.body = ConvBottleneck(config.image_size, config.channels, config.res_blocks, config.latent_dim, config.latent_dim)
+        # Gaussian fitted to training latents (fit_prior): mean (J,) and Cholesky factor (J, J).
+        self.register_buffer("prior_mean", torch.zeros(config.latent_dim))
+        self.register_buffer("prior_scale_tril", torch.eye(config.latent_dim))
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) in [-1, 1] -> z (B, J)."""
@@ -96,6 +103,19 @@ class Autoencoder(nn.Module, HubModel):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
+
+    @torch.no_grad()
+    def fit_prior(self, z: torch.Tensor) -> None:
+        """Fit the sampling Gaussian to latents z (N, J) of training images."""
+        cov = torch.cov(z.T.double()) + 1e-5 * torch.eye(z.shape[1], dtype=torch.float64)
+        self.prior_mean.copy_(z.mean(0))
+        self.prior_scale_tril.copy_(torch.linalg.cholesky(cov).float())
+
+    @torch.no_grad()
+    def sample(self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+        """z ~ N(mean, temperature^2 * cov) of the fitted prior -> n images (n, 3, S, S) in [-1, 1]."""
+        eps = torch.randn(n, self.config.latent_dim, generator=generator)
+        return self.decode(self.prior_mean + temperature * eps @ self.prior_scale_tril.T)
 
     def penalty(self) -> torch.Tensor:
         """R(w): sum of squared (l2) or absolute (l1) weights, biases excluded."""

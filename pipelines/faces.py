@@ -26,6 +26,7 @@ CANONICAL_TEMPLATE = (_ARCFACE_112 / 112.0 - 0.5) * TEMPLATE_ZOOM + 0.5  # (5, 2
 # Faces are detected on a copy whose longer side is at most this; MTCNN's image pyramid on a
 # 12 MP photo would take seconds and find nothing more at the sizes we can swap.
 DETECTION_MAX_SIDE = 800
+MIN_DETECTABLE = 24  # pixels; MTCNN's first stage scans 12-pixel windows of a 20-pixel minimum face
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ def detect_faces(image: np.ndarray, detector=None, min_score: float = 0.9, min_s
 
     detector = detector or default_detector()
     h, w = image.shape[:2]
+    if min(h, w) < MIN_DETECTABLE:
+        return []  # below MTCNN's smallest window: no face can be found (and its pyramid would fail)
     scale = min(1.0, DETECTION_MAX_SIDE / max(h, w))
     small = image if scale == 1.0 else cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
     with torch.inference_mode():

@@ -237,8 +237,18 @@ def atomic_save(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def export(trainer: Trainer, out: Path) -> None:
+@torch.no_grad()
+def fit_autoencoder_prior(model, faces: torch.Tensor, n: int = 4096, batch: int = 256) -> None:
+    """The AE's sampling Gaussian, fitted to the latents of up to n training faces."""
+    model.eval()
+    z = torch.cat([model.encode(to_model_range(faces[i : i + batch])) for i in range(0, min(n, len(faces)), batch)])
+    model.fit_prior(z)
+
+
+def export(trainer: Trainer, out: Path, faces: torch.Tensor) -> None:
     """RUN_DIR/final: save_pretrained of the unwrapped model, written to a temp folder then swapped in."""
+    if trainer.family == "ae":
+        fit_autoencoder_prior(unwrap(trainer.net), faces)
     tmp = out.with_name(out.name + ".tmp")
     unwrap(trainer.net).save_pretrained(tmp)
     (tmp / "README.md").unlink(missing_ok=True)  # the real model card is written by hand in weights/
@@ -343,7 +353,7 @@ def main(argv=None) -> int:
         out_of_time = args.max_minutes and time.time() - start > args.max_minutes * 60
         if main_process and (time.time() - last_ckpt > args.checkpoint_minutes * 60 or step == args.steps or out_of_time):
             atomic_save(trainer.state(), ckpt)
-            export(trainer, args.out / "final")
+            export(trainer, args.out / "final", train)
             last_ckpt = time.time()
         if out_of_time:
             break

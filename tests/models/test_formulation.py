@@ -170,3 +170,15 @@ def test_completion_keeps_the_given_codes():
     mask[:, :8] = True
     out = model.sample(3, given=given, given_mask=mask, generator=torch.Generator().manual_seed(0))
     assert torch.equal(out[:, :8], given[:, :8])
+
+
+def test_ae_prior_fitted_to_latents_reproduces_their_statistics():
+    model = Autoencoder(TINY["ae"]).eval()
+    g = torch.Generator().manual_seed(0)
+    mix = torch.randn(8, 8, generator=g)
+    z = torch.randn(20_000, 8, generator=g) @ mix + 3.0
+    model.fit_prior(z)
+    assert torch.allclose(model.prior_mean, z.mean(0), atol=1e-5)
+    fitted = model.prior_scale_tril @ model.prior_scale_tril.T
+    assert torch.allclose(fitted, torch.cov(z.T), atol=1e-3, rtol=1e-3)
+    assert model.sample(4, generator=torch.Generator().manual_seed(1)).shape == (4, 3, 16, 16)

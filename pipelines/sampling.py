@@ -1,0 +1,178 @@
+"""Sampling, reconstruction, interpolation and completion with every model family.
+
+    pipe = SamplingPipeline.from_pretrained()
+    pipe.sample("vae", n=16, seed=0)             -> (16, S, S, 3) uint8
+    pipe.reconstruct(photo)                      -> {"input", "ae", "vae", "vqgan"} aligned crops
+    pipe.interpolate(photo_a, photo_b, "vae", steps=8, mode="slerp")
+    pipe.complete(photo, keep="top", n=4, seed=0)
+
+Real photos are detected and aligned by pipelines.faces before they reach a model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from models import GAN, VAE, VQGAN, Autoencoder, CodeTransformer, WeightsError
+
+from .blend import region_mask, token_mask
+from .faces import align_face, default_detector, detect_faces
+from .images import load_image
+from .swap import NoFaceError, to_images, to_tensor
+
+FAMILIES = ("ae", "vae", "gan", "vqgan")
+MAX_SAMPLES = 64
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+    """Spherical interpolation of flattened vectors (Shoemake 1985); lerp when nearly parallel."""
+    fa, fb = a.flatten(), b.flatten()
+    cos = torch.dot(fa, fb) / (fa.norm() * fb.norm() + 1e-12)
+    omega = torch.arccos(cos.clamp(-1.0, 1.0))
+    if omega.abs() < 1e-4:
+        return (1 - t) * a + t * b
+    return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
+
+
+class SamplingPipeline:
+    def __init__(self, ae: Autoencoder | None = None, vae: VAE | None = None, gan: GAN | None = None,
+                 vqgan: VQGAN | None = None, transformer: CodeTransformer | None = None, detector=None):  # fmt: skip
+        self.models = {"ae": ae, "vae": vae, "gan": gan, "vqgan": vqgan, "transformer": transformer}
+        for m in self.models.values():
+            if m is not None:
+                m.eval()
+        self.detector = detector or default_detector()
+
+    @classmethod
+    def from_pretrained(cls, root=None, **kwargs) -> SamplingPipeline:
+        """Every family found under the weights root (weights/ by default); missing ones stay None."""
+        from .weights import load_model
+
+        loaded = {}
+        for family in ("ae", "vae", "gan", "vqgan", "transformer"):
+            try:
+                loaded[family] = load_model(family, root)
+            except WeightsError:
+                loaded[family] = None
+        return cls(**loaded, **kwargs)
+
+    def model(self, family: str):
+        if family not in self.models:
+            raise ValueError(f"unknown model family {family!r}; choose from {', '.join(FAMILIES)}")
+        m = self.models[family]
+        if m is None:
+            raise ValueError(f"the {family} model is not loaded (weights/{family} missing)")
+        return m
+
+    @property
+    def size(self) -> int:
+        return next(m.config.image_size for k, m in self.models.items() if m is not None and k != "transformer")
+
+    def align(self, image, label: str = "image") -> np.ndarray:
+        """Photo -> the most confident face, aligned: (S, S, 3) uint8."""
+        rgb = load_image(image, name=label)
+        faces = detect_faces(rgb, self.detector)
+        if not faces:
+            raise NoFaceError(f"no face found in the {label}")
+        return align_face(rgb, faces[0].landmarks, self.size)[0]
+
+    @torch.no_grad()
+    def sample(self, family: str, n: int = 16, seed: int = 0, temperature: float = 1.0, truncation: float | None = None,
+               top_k: int | None = None, top_p: float | None = None) -> np.ndarray:  # fmt: skip
+        """n samples from a family's prior -> (n, S, S, 3) uint8. Same seed, same images."""
+        if not 1 <= n <= MAX_SAMPLES:
+            raise ValueError(f"n must be between 1 and {MAX_SAMPLES}, got {n}")
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        gen = torch.Generator().manual_seed(seed)
+        if family in ("ae", "vae"):
+            x = self.model(family).sample(n, temperature=temperature, generator=gen)
+        elif family == "gan":
+            x = self.model("gan").sample(n, truncation=truncation, generator=gen)
+        elif family == "vqgan":
+            vq, tr = self.model("vqgan"), self.model("transformer")
+            g = vq.config.grid_size
+            codes = tr.sample(n, length=g * g, temperature=temperature, top_k=top_k, top_p=top_p, generator=gen)
+            x = vq.decode_indices(codes.view(n, g, g))
+        else:
+            raise ValueError(f"unknown model family {family!r}; choose from {', '.join(FAMILIES)}")
+        return np.stack(to_images(x))
+
+    @torch.no_grad()
+    def reconstruct(self, image) -> dict[str, np.ndarray]:
+        """One photo's face through every autoencoding family -> {"input", "ae", "vae", "vqgan"} crops."""
+        crop = self.align(image, "photo")
+        x = to_tensor([crop])
+        out = {"input": crop}
+        for family in ("ae", "vae"):
+            if self.models[family] is not None:
+                out[family] = to_images(self.models[family](x))[0]
+        if self.models["vqgan"] is not None:
+            vq = self.models["vqgan"]
+            out["vqgan"] = to_images(vq.decode_indices(vq.encode_to_indices(x)))[0]
+        return out
+
+    @torch.no_grad()
+    def interpolate(self, image_a, image_b, family: str, steps: int = 8, mode: str = "lerp") -> np.ndarray:
+        """Decode points between two faces' latents -> (steps, S, S, 3) uint8, A first, B last.
+
+        ae: between encodings; vae: between posterior means; vqgan: between pre-quantization
+        latents, quantized again at each step (so every frame is a valid code grid)."""
+        if mode not in ("lerp", "slerp"):
+            raise ValueError(f"mode must be 'lerp' or 'slerp', got {mode!r}")
+        if not 2 <= steps <= 32:
+            raise ValueError(f"steps must be between 2 and 32, got {steps}")
+        x = to_tensor([self.align(image_a, "first photo"), self.align(image_b, "second photo")])
+        m = self.model(family)
+        if family == "ae":
+            z = m.encode(x)
+        elif family == "vae":
+            z = m.encode(x)[0]
+        elif family == "vqgan":
+            z = m.encode(x)
+        else:
+            raise ValueError(f"interpolation needs an encoder: ae, vae or vqgan, not {family!r}")
+        ts = np.linspace(0.0, 1.0, steps)
+        mix = (lambda t: (1 - t) * z[0] + t * z[1]) if mode == "lerp" else (lambda t: slerp(z[0], z[1], t))
+        zs = torch.stack([mix(float(t)) for t in ts])
+        if family == "vqgan":
+            out = m.decode(m.quantizer(zs)[0]).clamp(-1, 1)
+        else:
+            out = m.decode(zs)
+        return np.stack(to_images(out))
+
+    @torch.no_grad()
+    def complete(self, image, keep: str = "top", n: int = 4, seed: int = 0, temperature: float = 1.0, top_k: int | None = 100) -> dict:
+        """Keep part of a face's codes and let the transformer sample the rest.
+
+        keep: "top" (the upper half of the grid) or a region name ("eyes", "face", ...): the codes
+        outside that region are kept and the region is resampled. Returns {"input", "kept"
+        (h, w) bool, "variations" (n, S, S, 3) uint8}."""
+        vq, tr = self.model("vqgan"), self.model("transformer")
+        crop = self.align(image, "photo")
+        codes = vq.encode_to_indices(to_tensor([crop]))  # (1, h, w)
+        g = vq.config.grid_size
+        if keep == "top":
+            kept = np.zeros((g, g), bool)
+            kept[: g // 2] = True
+        else:
+            kept = ~token_mask(region_mask([keep], vq.config.image_size), g)
+        mask = torch.from_numpy(kept).flatten().expand(n, -1)
+        gen = torch.Generator().manual_seed(seed)
+        out = tr.sample(
+            n, length=g * g, temperature=temperature, top_k=top_k, given=codes.flatten(1).expand(n, -1), given_mask=mask, generator=gen
+        )
+        return {"input": crop, "kept": kept, "variations": np.stack(to_images(vq.decode_indices(out.view(n, g, g))))}
+
+
+def grid(images: np.ndarray, columns: int = 8, pad: int = 2) -> np.ndarray:
+    """(N, S, S, 3) uint8 -> one (rows*S, columns*S, 3) uint8 image, white padding."""
+    n, s = len(images), images.shape[1]
+    columns = min(columns, n)
+    rows = -(-n // columns)
+    out = np.full((rows * (s + pad) + pad, columns * (s + pad) + pad, 3), 255, np.uint8)
+    for i, img in enumerate(images):
+        r, c = divmod(i, columns)
+        out[pad + r * (s + pad) : pad + r * (s + pad) + s, pad + c * (s + pad) : pad + c * (s + pad) + s] = img
+    return out

@@ -1,0 +1,166 @@
+"""The photo swap on real photos with the shipped weights."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipelines import FaceSwapPipeline, NoFaceError
+from pipelines.blend import region_mask
+from pipelines.images import ImageError, load_image
+
+from ..conftest import ROOT, photo
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    return FaceSwapPipeline.from_pretrained()
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return load_image(photo("man_portrait_flags_720p.jpg")), load_image(photo("woman_redhair_wide.jpg"))
+
+
+def changed_pixels(a, b):
+    return np.any(a != b, axis=2)
+
+
+def test_swap_changes_only_the_face_and_keeps_the_size(pipe, pair):
+    source, target = pair
+    target_before = target.copy()
+    result = pipe(source, target)
+    assert result.image.shape == target.shape and result.image.dtype == np.uint8
+    assert np.array_equal(target, target_before)  # input untouched
+    changed = changed_pixels(result.image, target)
+    assert changed.any()
+    x1, y1, x2, y2 = result.target_faces[0].box
+    w, h = x2 - x1, y2 - y1
+    ys, xs = np.nonzero(changed)
+    # everything that changed lies around the detected face (the crop extends past the box)
+    assert xs.min() >= x1 - w and xs.max() <= x2 + w and ys.min() >= y1 - h and ys.max() <= y2 + h
+    assert changed.mean() < 0.2
+
+
+def test_codes_are_exchanged_inside_the_region_only(pipe, pair):
+    result = pipe(*pair, regions=("eyes", "mouth"))
+    t = result.token_mask
+    assert t.any() and not t.all()
+    assert np.array_equal(result.swap_codes[0][t], result.source_codes[t])
+    assert np.array_equal(result.swap_codes[0][~t], result.target_codes[0][~t])
+    eyes_only = pipe(*pair, regions=("eyes",)).token_mask
+    assert eyes_only.sum() < t.sum() and not (eyes_only & ~t).any()
+
+
+def test_result_carries_the_intermediates(pipe, pair):
+    r = pipe(*pair)
+    s = pipe.size
+    assert r.source_crop.shape == (s, s, 3) and r.target_crops[0].shape == (s, s, 3)
+    assert r.decoded[0].shape == (s, s, 3) and r.mask.shape == (s, s)
+    g = pipe.grid
+    assert r.source_codes.shape == (g, g) and r.swap_codes[0].shape == (g, g)
+    assert {"detect", "encode", "decode_codes", "blend", "total"} <= set(r.timings)
+
+
+def test_strength_zero_returns_the_target_unchanged(pipe, pair):
+    r = pipe(*pair, strength=0.0)
+    assert np.array_equal(r.image, pair[1])
+
+
+def test_swapped_face_moves_towards_the_source(pipe, pair):
+    """In crop space, the decoded swap is closer to A's reconstruction than B's inside the region."""
+    r = pipe(*pair)
+    inner = region_mask(["face"], pipe.size) > 0
+    a, b, s = (x.astype(np.float64)[inner] for x in (r.source_crop, r.target_crops[0], r.decoded[0]))
+    assert np.abs(s - a).mean() < np.abs(s - b).mean()
+
+
+def test_all_faces_of_a_group_are_swapped(pipe):
+    source = load_image(photo("man_portrait_flags_720p.jpg"))
+    group = load_image(photo("group_six_people_table.jpg"))
+    every = pipe(source, group, target_face="all")
+    assert len(every.target_faces) >= 5
+    one = pipe(source, group, target_face="0")
+    assert len(one.target_faces) == 1
+    assert changed_pixels(every.image, group).sum() > 3 * changed_pixels(one.image, group).sum()
+    with pytest.raises(NoFaceError, match="index 99"):
+        pipe(source, group, target_face="99")
+
+
+def test_harmonization_resamples_only_the_seam(pipe, pair):
+    if pipe.transformer is None:
+        pytest.fail("weights/transformer is missing")
+    plain = pipe(*pair)
+    tuned = pipe(*pair, harmonize=True)
+    from pipelines.blend import token_boundary
+
+    band = token_boundary(plain.token_mask)
+    assert np.array_equal(tuned.swap_codes[0][~band], plain.swap_codes[0][~band])
+
+
+def test_no_face_names_the_input(pipe, pair):
+    nothing = load_image(photo("no_face_landscape.jpg"))
+    with pytest.raises(NoFaceError, match="source"):
+        pipe(nothing, pair[1])
+    with pytest.raises(NoFaceError, match="target"):
+        pipe(pair[0], nothing)
+
+
+def test_bad_options_are_refused(pipe, pair):
+    with pytest.raises(ValueError, match="region"):
+        pipe(*pair, regions=("ears",))
+    with pytest.raises(ValueError, match="strength"):
+        pipe(*pair, strength=2.0)
+
+
+def test_accepts_pil_rgba_and_grayscale(pipe):
+    rgba = Image.open(photo("man_microphone_closeup.png"))  # RGBA
+    gray = Image.open(photo("man_grayscale_portrait.jpg")).convert("L")
+    out = pipe(rgba, gray)
+    assert out.image.shape == (gray.size[1], gray.size[0], 3)
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "pipelines.swap", *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_cli_writes_a_labelled_png(tmp_path):
+    out = tmp_path / "out.png"
+    r = run_cli(photo("man_portrait_flags_720p.jpg"), photo("woman_redhair_wide.jpg"), "-o", out, "--regions", "eyes,nose,mouth")
+    assert r.returncode == 0, r.stderr
+    img = Image.open(out)
+    assert "CodeSwap" in img.text["Software"]
+    assert img.size == Image.open(photo("woman_redhair_wide.jpg")).size
+
+
+@pytest.mark.parametrize(
+    "source,target,message",
+    [
+        ("no_face_landscape.jpg", "woman_redhair_wide.jpg", "no face found in the source"),
+        ("woman_redhair_wide.jpg", "no_face_landscape.jpg", "no face found in the target"),
+    ],
+)
+def test_cli_errors_leave_no_output(tmp_path, source, target, message):
+    out = tmp_path / "out.png"
+    r = run_cli(photo(source), photo(target), "-o", out)
+    assert r.returncode != 0
+    assert message in r.stderr and "Traceback" not in r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_unreadable_file(tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    out = tmp_path / "out.png"
+    r = run_cli(bad, photo("woman_redhair_wide.jpg"), "-o", out)
+    assert r.returncode != 0 and "bad.jpg" in r.stderr and "Traceback" not in r.stderr
+    assert not out.exists()
+
+
+def test_unreadable_input_in_python_names_it(pipe):
+    with pytest.raises(ImageError, match="source"):
+        pipe(b"garbage", np.zeros((64, 64, 3), np.uint8))

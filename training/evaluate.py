@@ -1,0 +1,158 @@
+"""Evaluate a model family on held-out aligned faces; prints one JSON object with --json.
+
+    python -m training.evaluate {ae,vae,gan,vqgan,transformer} --weights DIR --data DATA_DIR --json
+
+DATA_DIR is a folder written by training.prepare (its held-out split is used) or a folder of image
+files (faces are detected and aligned first). Keys, as they apply (DESIGN.md): psnr, ssim
+(reconstructions), codebook_usage and perplexity (VQGAN), bits_per_token (transformer), fd (samples
+vs held-out faces, in dlib face-descriptor space), fd_real (two halves of the held-out faces: the
+floor), n_images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models import REGISTRY, VQGAN, WeightsError
+
+from .data import load_faces, to_model_range, to_uint8_images
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean per-image PSNR in dB of uint8 images (N, S, S, 3)."""
+    mse = ((a.astype(np.float64) - b.astype(np.float64)) ** 2).reshape(len(a), -1).mean(1)
+    return float(np.mean(10 * np.log10(255.0**2 / np.maximum(mse, 1e-10))))
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean SSIM (skimage, Gaussian window as in Wang et al. 2004) of uint8 images (N, S, S, 3)."""
+    from skimage.metrics import structural_similarity
+
+    return float(
+        np.mean(
+            [
+                structural_similarity(x, y, channel_axis=2, gaussian_weights=True, sigma=1.5, data_range=255)
+                for x, y in zip(a, b, strict=True)
+            ]
+        )
+    )
+
+
+def load_eval_faces(data: Path, size: int, limit: int) -> np.ndarray:
+    """Held-out split of a prepared dataset, or detected-and-aligned faces from a folder of images."""
+    if (data / "index.json").exists():
+        return load_faces(data, "held_out").numpy()[:limit]
+    from pipelines.faces import align_face, detect_faces
+    from pipelines.images import ImageError, load_image
+
+    crops = []
+    for path in sorted(data.iterdir()):
+        try:
+            image = load_image(path)
+        except ImageError:
+            continue
+        faces = detect_faces(image)
+        if faces:
+            crops.append(align_face(image, faces[0].landmarks, size)[0])
+    return np.stack(crops)[:limit] if crops else np.zeros((0, size, size, 3), np.uint8)
+
+
+@torch.no_grad()
+def reconstruct(model, family: str, faces: np.ndarray, batch: int = 128) -> tuple[np.ndarray, list[torch.Tensor]]:
+    out, codes = [], []
+    for i in range(0, len(faces), batch):
+        x = to_model_range(torch.from_numpy(faces[i : i + batch]))
+        if family == "vqgan":
+            idx = model.encode_to_indices(x)
+            codes.append(idx)
+            out.append(to_uint8_images(model.decode_indices(idx)))
+        else:
+            out.append(to_uint8_images(model(x)))
+    return np.concatenate(out), codes
+
+
+@torch.no_grad()
+def generate(model, family: str, n: int, seed: int, vqgan: VQGAN | None, batch: int = 64) -> np.ndarray:
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    for i in range(0, n, batch):
+        k = min(batch, n - i)
+        if family == "transformer":
+            codes = model.sample(k, generator=gen, top_k=100)
+            g = vqgan.config.grid_size
+            out.append(to_uint8_images(vqgan.decode_indices(codes.view(k, g, g))))
+        else:
+            out.append(to_uint8_images(model.sample(k, generator=gen)))
+    return np.concatenate(out)
+
+
+def evaluate(family: str, weights: Path, data: Path, limit: int, n_samples: int, seed: int, vqgan_path: Path | None) -> dict:
+    from .identity import describe_crops, frechet_distance
+
+    model = REGISTRY[family].from_pretrained(weights)
+    vqgan = VQGAN.from_pretrained(vqgan_path) if family == "transformer" else None
+    size = vqgan.config.image_size if vqgan else model.config.image_size
+    faces = load_eval_faces(data, size, limit)
+    if len(faces) < 2:
+        raise ValueError(f"{data}: fewer than 2 faces to evaluate on")
+    result: dict[str, float | int] = {"n_images": int(len(faces))}
+    if family in ("ae", "vae", "vqgan"):
+        rec, codes = reconstruct(model, family, faces)
+        result["psnr"] = psnr(faces, rec)
+        result["ssim"] = ssim(faces, rec)
+        if family == "vqgan":
+            idx = torch.cat(codes)
+            k = model.config.codebook_size
+            result["codebook_usage"] = float(torch.unique(idx).numel() / k)
+            p = torch.bincount(idx.flatten(), minlength=k).double()
+            p = p[p > 0] / p.sum()
+            result["perplexity"] = float(torch.exp(-(p * p.log()).sum()))
+    if family == "transformer":
+        codes = torch.cat(reconstruct(vqgan, "vqgan", faces)[1]).flatten(1)
+        nll = sum(float(model.loss(codes[i : i + 64])[0]) * len(codes[i : i + 64]) for i in range(0, len(codes), 64)) / len(codes)
+        result["bits_per_token"] = nll / math.log(2)
+    if family in ("vae", "gan", "transformer") and n_samples:
+        real = describe_crops(faces[: 2 * n_samples])
+        half = len(real) // 2
+        samples = describe_crops(generate(model, family, n_samples, seed, vqgan))
+        result["fd"] = frechet_distance(samples, real[:half])
+        result["fd_real"] = frechet_distance(real[:half], real[half : 2 * half])
+    return result
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description="Evaluate one CodeSwap model on held-out faces.")
+    p.add_argument("family", choices=sorted(REGISTRY))
+    p.add_argument("--weights", required=True, type=Path, help="folder with config.json + model.safetensors")
+    p.add_argument("--data", required=True, type=Path, help="prepared dataset folder, or a folder of photos")
+    p.add_argument("--vqgan", type=Path, default=Path("weights/vqgan"), help="the VQGAN under the transformer")
+    p.add_argument("--limit", type=int, default=1000, help="at most this many held-out faces")
+    p.add_argument("--samples", type=int, default=500, help="generated images for the Frechet distance (0: skip)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    args = p.parse_args(argv)
+    if not args.data.is_dir():
+        print(f"error: --data {args.data}: not a folder", file=sys.stderr)
+        return 2
+    try:
+        result = evaluate(args.family, args.weights, args.data, args.limit, args.samples, args.seed, args.vqgan)
+    except (WeightsError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for k, v in result.items():
+            print(f"{k:>16}  {v:.4f}" if isinstance(v, float) else f"{k:>16}  {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
