@@ -155,24 +155,13 @@ class FaceSwapPipeline:
         codes = self.vqgan.encode_to_indices(to_tensor([source_crop, *target_crops]))  # (1 + N, h, w)
         times["encode"] = time.perf_counter() - t
 
-        region = region_mask(opts.regions, self.size)
-        tokens = token_mask(region, self.grid)
-        swap = torch.where(torch.from_numpy(tokens), codes[:1], codes[1:])  # (N, h, w)
-        t = time.perf_counter()
-        if opts.harmonize:
-            swap = self.harmonize(swap, tokens, opts)
-        times["harmonize"] = time.perf_counter() - t
-
+        swap, tokens = self.exchange_codes(codes[0], codes[1:], opts, times)
         t = time.perf_counter()
         decoded = to_images(self.vqgan.decode_indices(swap))
         times["decode_codes"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        mask = feathered(region, opts.softness) * opts.strength
-        out = tgt
-        for (crop, matrix), face_image in zip(aligned, decoded, strict=True):
-            colored = color_transfer(face_image, crop, region) if opts.color_correction else face_image
-            out = paste_back(out, colored, mask, matrix)
+        out, mask = self.blend(tgt, aligned, decoded, opts)
         times["blend"] = time.perf_counter() - t
         times["total"] = time.perf_counter() - t0
         return SwapResult(
@@ -189,6 +178,31 @@ class FaceSwapPipeline:
             source_face=source_face,
             timings=times,
         )
+
+    def exchange_codes(self, source: torch.Tensor, targets: torch.Tensor, opts: SwapOptions, times: dict | None = None):
+        """Z_swap = A's codes inside the regions, B's elsewhere (then harmonized if asked).
+
+        source (h, w), targets (N, h, w) long -> swap (N, h, w) long, token mask (h, w) bool."""
+        tokens = token_mask(region_mask(opts.regions, self.size), self.grid)
+        swap = torch.where(torch.from_numpy(tokens), source[None], targets)
+        t = time.perf_counter()
+        if opts.harmonize:
+            swap = self.harmonize(swap, tokens, opts)
+        if times is not None:
+            times["harmonize"] = time.perf_counter() - t
+        return swap, tokens
+
+    def blend(self, image: np.ndarray, aligned: list[tuple[np.ndarray, np.ndarray]], decoded: list[np.ndarray], opts: SwapOptions):
+        """Colour-correct each decoded face to its target crop and paste it back into a copy of image.
+
+        aligned: [(target crop (S, S, 3), matrix (2, 3))], decoded: [(S, S, 3)] -> (image, mask (S, S))."""
+        region = region_mask(opts.regions, self.size)
+        mask = feathered(region, opts.softness) * opts.strength
+        out = image
+        for (crop, matrix), face_image in zip(aligned, decoded, strict=True):
+            colored = color_transfer(face_image, crop, region) if opts.color_correction else face_image
+            out = paste_back(out, colored, mask, matrix)
+        return out, mask
 
     def harmonize(self, swap: torch.Tensor, tokens: np.ndarray, opts: SwapOptions) -> torch.Tensor:
         """Resample the codes on the region's boundary band with the code transformer, conditioned on
