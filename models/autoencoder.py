@@ -74,7 +74,7 @@ def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor, kind: str) -> tor
     logits: decoder output before the sigmoid; x: target in [-1, 1]. BCE is
     -sum[t log x' + (1 - t) log(1 - x')] with t = (x + 1) / 2, computed from logits for stability.
     """
-    target = (x + 1) / 2
+    logits, target = logits.float(), (x.float() + 1) / 2  # fp32 sums even under bf16 autocast
     if kind == "bce":
         per_pixel = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
     else:

@@ -33,6 +33,7 @@ class VAEConfig:
 
 def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, diag exp(logvar)) || N(0, I)) per sample: (B, J) -> (B,)."""
+    mu, logvar = mu.float(), logvar.float()  # fp32 even under bf16 autocast
     return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum(1)
 
 

@@ -102,6 +102,7 @@ class PatchDiscriminator(nn.Module):
 
 
 def reconstruction_loss(x: torch.Tensor, x_rec: torch.Tensor, l1_weight: float, l2_weight: float) -> torch.Tensor:
+    x, x_rec = x.float(), x_rec.float()  # fp32 means even under bf16 autocast
     return l1_weight * (x - x_rec).abs().mean() + l2_weight * (x - x_rec).pow(2).mean()
 
 
