@@ -29,7 +29,8 @@ def pipe():
 def clip_with_audio(tmp_path_factory):
     """The first second of a real clip with its AAC audio (re-encoded so it starts on a key frame)."""
     out = tmp_path_factory.mktemp("clips") / "speech_1s.mp4"
-    subprocess.run([FFMPEG, "-v", "error", "-i", str(VIDEOS / "stage_speech_hamilton_clip.mp4"), "-t", "1", "-c:v", "libx264", "-c:a", "aac", str(out)], check=True)
+    source = VIDEOS / "stage_speech_hamilton_clip.mp4"
+    subprocess.run([FFMPEG, "-v", "error", "-i", str(source), "-t", "1", "-c:v", "libx264", "-c:a", "aac", str(out)], check=True)
     return out
 
 

@@ -1,0 +1,365 @@
+"""CodeSwap web app: builds the Gradio UI, wires its events to the pipelines, launches.
+
+    python app.py          # http://0.0.0.0:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT respected)
+
+Models load once at start-up from weights/ (or the folder / Hub repo id in CODESWAP_WEIGHTS;
+huggingface_hub honours HF_HUB_OFFLINE). Nothing per-user is kept in module globals.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from models import WeightsError
+from pipelines import __version__
+from pipelines.blend import REGIONS
+from pipelines.images import ImageError, save_image_atomic
+from pipelines.sampling import SamplingPipeline, grid
+from pipelines.swap import FaceSwapPipeline, NoFaceError, SwapOptions, provenance
+from pipelines.video import VideoError, VideoLimits, VideoSwapPipeline
+from pipelines.visualize import code_map_image, mask_image, upscale, usage_chart
+
+try:  # ZeroGPU on Hugging Face Spaces; a no-op everywhere else
+    import spaces
+
+    gpu = spaces.GPU
+except ImportError:
+    gpu = lambda fn: fn  # noqa: E731
+
+ROOT = Path(__file__).resolve().parent
+ASSETS = ROOT / "assets"
+OUTPUT_DIR = Path(os.environ.get("GRADIO_TEMP_DIR", Path(tempfile.gettempdir()) / "gradio")) / "codeswap-outputs"
+OUTPUT_MAX_AGE = 3600  # seconds an output file is kept for download
+MAX_UPLOAD = "30mb"
+CONCURRENCY = int(os.environ.get("CODESWAP_CONCURRENCY", "2"))
+log = logging.getLogger("codeswap")
+
+# Errors a person can act on: shown as they are. Anything else is logged and reported generically.
+USER_ERRORS = (ImageError, NoFaceError, VideoError, WeightsError, ValueError)
+
+
+def friendly_errors(fn):
+    """Turn exceptions into gr.Error with a message a person understands; never a stack trace."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except USER_ERRORS as e:
+            raise gr.Error(str(e)) from None
+        except Exception:
+            log.exception("unexpected failure in %s", fn.__name__)
+            raise gr.Error("Something went wrong on our side while processing this request. Please try again.") from None
+
+    return wrapper
+
+
+def new_output(suffix: str) -> Path:
+    """A fresh output path; outputs older than OUTPUT_MAX_AGE are removed on the way."""
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for old in OUTPUT_DIR.iterdir():
+        if now - old.stat().st_mtime > OUTPUT_MAX_AGE:
+            old.unlink(missing_ok=True)
+    return OUTPUT_DIR / f"codeswap-{uuid.uuid4().hex[:12]}{suffix}"
+
+
+def save_png(image: np.ndarray) -> str:
+    path = new_output(".png")
+    save_image_atomic(image, path, text=provenance())
+    return str(path)
+
+
+def need(value, what: str):
+    if value is None or (isinstance(value, str) and not value):
+        raise gr.Error(f"Please provide {what}.")
+    return value
+
+
+def swap_options(regions, target_face, strength, softness, color, harmonize=False) -> SwapOptions:
+    if not regions:
+        raise gr.Error("Choose at least one face region to swap.")
+    return SwapOptions(
+        regions=tuple(regions), target_face=str(target_face), strength=float(strength), softness=float(softness),
+        color_correction=bool(color), harmonize=bool(harmonize),
+    )  # fmt: skip
+
+
+def model_cards() -> str:
+    parts = []
+    for name in ("vqgan", "transformer", "ae", "vae", "gan"):
+        card = ROOT / "weights" / name / "README.md"
+        if card.is_file():
+            text = card.read_text(encoding="utf-8")
+            parts.append(f"<details><summary><b>{name}</b></summary>\n\n{text}\n\n</details>")
+    return "\n\n".join(parts) or "No model cards found."
+
+
+ABOUT = """
+## How CodeSwap works
+
+1. **Detect and align.** MTCNN (facenet-pytorch) finds each face and 5 landmarks; the face is warped
+   to a canonical 5-point template at 64x64.
+2. **Encode and quantize.** The VQGAN encoder E maps the crop to a 16x16 grid of vectors; each is
+   replaced by its nearest codebook entry: s_ij = argmin_k ||E(x)_ij - z_k||.
+3. **Exchange codes.** Z_swap = the source's codes inside the chosen face regions, the target's elsewhere.
+   Optionally the code transformer resamples the codes along the seam, conditioned on the rest.
+4. **Decode and blend.** The decoder G turns Z_swap back into a face, which is colour-matched to the
+   target (LAB statistics) and blended into the photo with a feathered mask. Pixels outside the
+   swapped region are left exactly as they were.
+
+## The models and their losses
+
+- **Regularized autoencoder**: cross-entropy reconstruction + lambda * sum of squared weights (no biases).
+  Sampling uses a Gaussian fitted to training latents.
+- **VAE**: reconstruction + KL(q(z|x) || N(0, I)) in closed form; samples decode z ~ N(0, I).
+- **GAN (DCGAN)**: L_D = -E[log D(x)] - E[log(1 - D(G(z)))], non-saturating L_G = -E[log D(G(z))].
+- **VQGAN**: L1 + L2 reconstruction + codebook term ||sg[E(x)] - z_q||^2 + beta * commitment
+  ||E(x) - sg[z_q]||^2 (straight-through gradients), + an adaptive-weight patch-GAN term.
+- **Code transformer**: a GPT over the raster-ordered code grid, trained with -log p(s).
+
+## Data and terms
+
+All models were trained here, on 2 CPU cores, on about 20,000 CelebA face images. CelebA is available
+for non-commercial research and educational purposes only, and so are these weights.
+
+## Responsible use
+
+Every image and video CodeSwap produces is labelled as synthetic in its metadata. Do not use it to
+deceive, harass, impersonate or sexualise anyone, and do not swap the face of a person who has not
+agreed to it. Results at 64x64 are visibly synthetic by design; treat them as a study of generative
+models, not as evidence of anything.
+"""
+
+
+def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: SamplingPipeline) -> gr.Blocks:
+    """The UI. Every handler closes over the pipelines loaded once at start-up."""
+    vq = swapper.vqgan
+    k = vq.config.codebook_size
+    region_names = list(REGIONS)
+    face_choices = ["all", "largest"] + [str(i) for i in range(10)]
+    families = [
+        f
+        for f in ("ae", "vae", "gan", "vqgan")
+        if sampler.models[f] is not None and (f != "vqgan" or sampler.models["transformer"] is not None)
+    ]
+
+    @gpu
+    @friendly_errors
+    def swap_photo(source, target, regions, target_face, strength, softness, color, harmonize, progress=gr.Progress()):
+        need(source, "a source photo (the face to use)")
+        need(target, "a target photo (the photo to change)")
+        progress(0.1, desc="Detecting and swapping faces")
+        r = swapper(source, target, swap_options(regions, target_face, strength, softness, color, harmonize))
+        gallery = [
+            (upscale(r.source_crop), "source face, aligned"),
+            (upscale(r.target_crops[0]), "target face, aligned"),
+            (code_map_image(r.source_codes, k, 16), "source codes"),
+            (code_map_image(r.target_codes[0], k, 16), "target codes"),
+            (code_map_image(r.swap_codes[0], k, 16), "swapped codes"),
+            (mask_image(r.token_mask.astype(np.float32), 16), "code mask (white: source codes)"),
+            (upscale(r.decoded[0]), "decoded swap, before blending"),
+            (mask_image(r.mask, 4), "blend mask"),
+        ]
+        stages = " · ".join(f"{name} {sec * 1000:.0f} ms" for name, sec in r.timings.items())
+        return save_png(r.image), gallery, f"{len(r.target_faces)} face(s) swapped. {stages}"
+
+    @gpu
+    @friendly_errors
+    def swap_video(source, clip, regions, target_face, strength, softness, color, detect_every, progress=gr.Progress()):
+        need(source, "a source photo (the face to use)")
+        need(clip, "a video")
+        out = new_output(".mp4")
+        r = video(
+            source, clip, out, swap_options(regions, target_face, strength, softness, color), detect_every=int(detect_every),
+            progress=lambda done, total: progress((done, total), desc="Swapping frames", unit="frames"),
+        )  # fmt: skip
+        audio = "kept" if r.has_audio else "none in the input"
+        return str(out), f"{r.frames} frames, {r.frames_with_faces} swapped, {r.frames / r.seconds:.1f} frames/s; audio {audio}."
+
+    @gpu
+    @friendly_errors
+    def sample(family, n, seed, temperature, top_k, top_p, truncation):
+        images = sampler.sample(
+            family, int(n), int(seed), float(temperature), float(truncation) if truncation else None,
+            int(top_k) if top_k else None, float(top_p) if top_p and top_p < 1 else None,
+        )  # fmt: skip
+        return save_png(upscale(grid(images, columns=min(8, int(n))), 2 * grid(images, columns=min(8, int(n))).shape[0]))
+
+    @gpu
+    @friendly_errors
+    def reconstruct(photo):
+        need(photo, "a photo with a face")
+        r = sampler.reconstruct(photo)
+        return [(upscale(img), name) for name, img in r.items()]
+
+    @gpu
+    @friendly_errors
+    def interpolate(photo_a, photo_b, family, steps, mode):
+        need(photo_a, "the first photo")
+        need(photo_b, "the second photo")
+        frames = sampler.interpolate(photo_a, photo_b, family, int(steps), mode)
+        return save_png(upscale(grid(frames, columns=len(frames)), 2 * frames.shape[1]))
+
+    @gpu
+    @friendly_errors
+    def complete(photo, keep, n, seed, temperature):
+        need(photo, "a photo with a face")
+        r = sampler.complete(photo, keep, int(n), int(seed), float(temperature))
+        kept = mask_image(r["kept"].astype(np.float32), 16)
+        return [(upscale(r["input"]), "input"), (kept, "kept codes (white)")] + [
+            (upscale(v), f"variation {i + 1}") for i, v in enumerate(r["variations"])
+        ]
+
+    usage = vq.quantizer.usage.numpy()
+    used = int((usage > 0.1 / k).sum())
+    usage_text = f"{used} of {k} codes in regular use during training (running usage above a tenth of uniform)."
+
+    with gr.Blocks(title="CodeSwap", delete_cache=(1800, OUTPUT_MAX_AGE)) as demo:
+        gr.Markdown(
+            f"# CodeSwap {__version__}\nFace swap by exchanging VQGAN codes, and the classic generative models on faces. "
+            "Runs on 2 CPU cores. Every output is labelled synthetic."
+        )
+        with gr.Tab("Swap photos", id="swap"):
+            with gr.Row():
+                src = gr.Image(
+                    type="filepath", label="Source: the face to use (A)", sources=["upload", "webcam", "clipboard"], elem_id="swap-source"
+                )
+                tgt = gr.Image(
+                    type="filepath",
+                    label="Target: the photo to change (B)",
+                    sources=["upload", "webcam", "clipboard"],
+                    elem_id="swap-target",
+                )
+                out = gr.Image(
+                    type="filepath",
+                    label="Result",
+                    format="png",
+                    interactive=False,
+                    elem_id="swap-result",
+                    buttons=["download", "fullscreen"],
+                )
+            with gr.Accordion("Options", open=False):
+                with gr.Row():
+                    regions = gr.CheckboxGroup(region_names, value=["face"], label="Face regions to swap")
+                    target_face = gr.Dropdown(face_choices, value="all", label="Target face (index 0 = most confident)")
+                with gr.Row():
+                    strength = gr.Slider(0, 1, value=1.0, step=0.05, label="Strength")
+                    softness = gr.Slider(0, 0.3, value=0.08, step=0.01, label="Edge softness")
+                    color = gr.Checkbox(value=True, label="Colour correction")
+                    harmonize = gr.Checkbox(
+                        value=False, label="Harmonize seam with the transformer", interactive=swapper.transformer is not None
+                    )
+            go = gr.Button("Swap", variant="primary", elem_id="swap-button")
+            info = gr.Markdown()
+            steps = gr.Gallery(label="Intermediates", columns=8, height="auto")
+            go.click(
+                swap_photo,
+                [src, tgt, regions, target_face, strength, softness, color, harmonize],
+                [out, steps, info],
+                api_name="swap_photo",
+            )
+            examples = sorted(str(p) for p in ASSETS.glob("*.png"))
+            if len(examples) >= 2:
+                gr.Examples([[examples[0], examples[1]]], [src, tgt])
+
+        with gr.Tab("Swap video", id="video"):
+            with gr.Row():
+                vsrc = gr.Image(
+                    type="filepath", label="Source: the face to use", sources=["upload", "webcam", "clipboard"], elem_id="video-source"
+                )
+                vin = gr.Video(label="Video", sources=["upload"], elem_id="video-input")
+                vout = gr.Video(label="Result (with the original audio)", interactive=False, elem_id="video-result", buttons=["download"])
+            with gr.Accordion("Options", open=False):
+                with gr.Row():
+                    vregions = gr.CheckboxGroup(region_names, value=["face"], label="Face regions to swap")
+                    vtarget = gr.Dropdown(face_choices, value="all", label="Faces to swap (N = the N-th person to appear)")
+                    vdetect = gr.Slider(1, 5, value=2, step=1, label="Detect every k-th frame (track in between)")
+                with gr.Row():
+                    vstrength = gr.Slider(0, 1, value=1.0, step=0.05, label="Strength")
+                    vsoft = gr.Slider(0, 0.3, value=0.08, step=0.01, label="Edge softness")
+                    vcolor = gr.Checkbox(value=True, label="Colour correction")
+            vgo = gr.Button("Swap video", variant="primary", elem_id="video-button")
+            vinfo = gr.Markdown()
+            vgo.click(swap_video, [vsrc, vin, vregions, vtarget, vstrength, vsoft, vcolor, vdetect], [vout, vinfo], api_name="swap_video")
+
+        with gr.Tab("Sample", id="sample"):
+            with gr.Row():
+                family = gr.Radio(families, value=families[-1] if families else None, label="Model family")
+                n = gr.Slider(1, 32, value=16, step=1, label="How many")
+                seed = gr.Number(value=0, precision=0, label="Seed")
+            with gr.Row():
+                temperature = gr.Slider(0.1, 1.5, value=1.0, step=0.05, label="Temperature (ae, vae, vqgan)")
+                top_k = gr.Slider(0, 512, value=100, step=1, label="Top-k (vqgan; 0 = off)")
+                top_p = gr.Slider(0.05, 1.0, value=1.0, step=0.05, label="Top-p (vqgan; 1 = off)")
+                truncation = gr.Slider(0, 3, value=0, step=0.1, label="Truncation (gan; 0 = off)")
+            sgo = gr.Button("Sample", variant="primary")
+            sout = gr.Image(type="filepath", label="Samples", format="png", interactive=False)
+            sgo.click(sample, [family, n, seed, temperature, top_k, top_p, truncation], sout, api_name="sample")
+
+        with gr.Tab("Explore", id="explore"):
+            gr.Markdown("### Reconstruction by every model")
+            with gr.Row():
+                rin = gr.Image(type="filepath", label="A photo with a face")
+                rout = gr.Gallery(label="input · ae · vae · vqgan", columns=4, height="auto")
+            gr.Button("Reconstruct").click(reconstruct, rin, rout, api_name="reconstruct")
+            gr.Markdown("### Interpolation between two faces")
+            with gr.Row():
+                ia = gr.Image(type="filepath", label="First face")
+                ib = gr.Image(type="filepath", label="Second face")
+                with gr.Column():
+                    ifam = gr.Radio(["ae", "vae", "vqgan"], value="vae", label="Latent space")
+                    isteps = gr.Slider(2, 16, value=8, step=1, label="Steps")
+                    imode = gr.Radio(["lerp", "slerp"], value="slerp", label="Interpolation")
+            iout = gr.Image(type="filepath", label="Interpolation", format="png", interactive=False)
+            gr.Button("Interpolate").click(interpolate, [ia, ib, ifam, isteps, imode], iout, api_name="interpolate")
+            gr.Markdown("### Transformer completion: keep part of a face's codes, sample the rest")
+            with gr.Row():
+                cin = gr.Image(type="filepath", label="A photo with a face")
+                with gr.Column():
+                    ckeep = gr.Dropdown(["top"] + region_names, value="top", label="Keep the top half, or resample this region")
+                    cn = gr.Slider(1, 8, value=4, step=1, label="Variations")
+                    cseed = gr.Number(value=0, precision=0, label="Seed")
+                    ctemp = gr.Slider(0.1, 1.5, value=1.0, step=0.05, label="Temperature")
+            cout = gr.Gallery(label="Completions", columns=6, height="auto")
+            gr.Button("Complete").click(complete, [cin, ckeep, cn, cseed, ctemp], cout, api_name="complete")
+            gr.Markdown(f"### VQGAN codebook usage\n{usage_text}")
+            gr.Image(usage_chart(usage), label="Codes sorted by running usage", interactive=False, format="png")
+
+        with gr.Tab("About", id="about"):
+            gr.Markdown(ABOUT)
+            gr.Markdown("## Model cards\n\n" + model_cards())
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=32)
+    return demo
+
+
+def load_pipelines(root=None) -> tuple[FaceSwapPipeline, VideoSwapPipeline, SamplingPipeline]:
+    swapper = FaceSwapPipeline.from_pretrained(root)
+    sampler = SamplingPipeline.from_pretrained(root, detector=swapper.detector)
+    return swapper, VideoSwapPipeline(swapper, VideoLimits()), sampler
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO)
+    demo = build_app(*load_pipelines(os.environ.get("CODESWAP_WEIGHTS")))
+    demo.launch(
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
+        max_file_size=MAX_UPLOAD,
+        footer_links=["api", "gradio"],
+        theme=gr.themes.Soft(),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""Pictures of intermediates for people: code-index maps, masks, codebook usage."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def code_map_image(codes: np.ndarray, codebook_size: int, scale: int = 8) -> np.ndarray:
+    """(h, w) code indices -> (h*scale, w*scale, 3) uint8: each code its own fixed colour (golden-angle
+    hues, so neighbouring indices differ), equal codes equal colours across images."""
+    hue = (np.arange(codebook_size) * 137.508) % 360 / 2  # OpenCV hue is 0..180
+    sat = 150 + (np.arange(codebook_size) * 53) % 106
+    val = 130 + (np.arange(codebook_size) * 29) % 126
+    palette = cv2.cvtColor(np.stack([hue, sat, val], 1).astype(np.uint8)[None], cv2.COLOR_HSV2RGB)[0]
+    img = palette[codes]
+    return img.repeat(scale, 0).repeat(scale, 1)
+
+
+def mask_image(mask: np.ndarray, scale: int = 1) -> np.ndarray:
+    """(h, w) float or bool in [0, 1] -> grey (h*scale, w*scale, 3) uint8."""
+    g = (np.clip(mask.astype(np.float32), 0, 1) * 255 + 0.5).astype(np.uint8)
+    return np.repeat(g[:, :, None], 3, 2).repeat(scale, 0).repeat(scale, 1)
+
+
+def usage_chart(usage: np.ndarray, height: int = 160) -> np.ndarray:
+    """Codebook usage shares (K,) -> a bar chart image, codes sorted by use, most used left."""
+    u = np.sort(np.asarray(usage, np.float64))[::-1]
+    k = len(u)
+    width = max(k, 256)
+    img = np.full((height, width, 3), 255, np.uint8)
+    heights = (u / max(u.max(), 1e-12) * (height - 4)).astype(int)
+    xs = (np.arange(k) * width / k).astype(int)
+    for x, hgt in zip(xs, heights, strict=True):
+        img[height - hgt :, x : x + max(1, width // k)] = (70, 90, 200)
+    return img
+
+
+def upscale(image: np.ndarray, size: int = 256) -> np.ndarray:
+    """Small crops shown at a readable size (nearest neighbour: no invented detail)."""
+    f = max(1, size // image.shape[0])
+    return image.repeat(f, 0).repeat(f, 1)
