@@ -1,0 +1,33 @@
+# CodeSwap as a Hugging Face Docker Space (or any container host): CPU only, port 7860.
+# Follows the Spaces Docker conventions: a non-root user with uid 1000, HOME set, app in $HOME/app.
+FROM python:3.11-slim
+
+# libgl/libglib: OpenCV's runtime needs; ffmpeg itself ships inside imageio-ffmpeg's wheel.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 \
+    && rm -rf /var/lib/apt/lists/*
+
+RUN useradd -m -u 1000 user
+USER user
+ENV HOME=/home/user \
+    PATH=/home/user/.local/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    GRADIO_SERVER_NAME=0.0.0.0 \
+    GRADIO_SERVER_PORT=7860 \
+    GRADIO_ANALYTICS_ENABLED=False \
+    HF_HUB_DISABLE_TELEMETRY=1 \
+    OMP_NUM_THREADS=2
+WORKDIR $HOME/app
+
+# Dependencies first, so code changes do not reinstall them.
+COPY --chown=user requirements.txt .
+RUN pip install --no-cache-dir --user -r requirements.txt
+
+COPY --chown=user app.py ./
+COPY --chown=user models ./models
+COPY --chown=user pipelines ./pipelines
+COPY --chown=user weights ./weights
+COPY --chown=user assets ./assets
+
+EXPOSE 7860
+CMD ["python", "app.py"]

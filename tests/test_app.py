@@ -1,0 +1,158 @@
+"""The running app: every named endpoint through gradio_client, and a real browser (Debian's
+chromium driven by Playwright) uploading photos and a video and getting results back."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from gradio_client import Client, handle_file
+from PIL import Image
+
+from .conftest import ROOT, VIDEOS, photo
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SWAP_DEFAULTS = (["face"], "all", 1.0, 0.08, True, False)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False",
+           "GRADIO_TEMP_DIR": str(tmp_path_factory.mktemp("gradio"))}  # fmt: skip
+    log = tmp_path_factory.mktemp("log") / "app.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"app exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            time.sleep(1)
+    else:
+        proc.kill()
+        pytest.fail(f"app did not start in 180 s:\n{log.read_text()}")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    return Client(app_url, verbose=False)
+
+
+def test_named_endpoints_are_listed(client):
+    names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert {"/swap_photo", "/swap_video", "/sample", "/reconstruct", "/interpolate", "/complete"} <= names
+
+
+def test_swap_photo_endpoint(client):
+    image, gallery, info = client.predict(
+        handle_file(photo("man_portrait_flags_720p.jpg")),
+        handle_file(photo("woman_redhair_wide.jpg")),
+        *SWAP_DEFAULTS,
+        api_name="/swap_photo",
+    )
+    out = Image.open(image)
+    assert out.size == Image.open(photo("woman_redhair_wide.jpg")).size
+    assert "CodeSwap" in out.text["Software"] and "Synthetic" in out.text["Comment"]
+    assert len(gallery) == 8 and "1 face(s) swapped" in info
+
+
+def test_swap_photo_errors_are_messages(client):
+    with pytest.raises(Exception, match="no face found in the source"):
+        client.predict(
+            handle_file(photo("no_face_landscape.jpg")),
+            handle_file(photo("woman_redhair_wide.jpg")),
+            *SWAP_DEFAULTS,
+            api_name="/swap_photo",
+        )
+    with pytest.raises(Exception, match="at least one face region"):
+        pair = handle_file(photo("man_portrait_flags_720p.jpg")), handle_file(photo("woman_redhair_wide.jpg"))
+        client.predict(*pair, [], "all", 1.0, 0.08, True, False, api_name="/swap_photo")
+
+
+def test_swap_video_endpoint(client):
+    clip = handle_file(VIDEOS / "person_waving_frontal_short.mp4")
+    source = handle_file(photo("woman_redhair_wide.jpg"))
+    video, info = client.predict(source, clip, ["face"], "all", 1.0, 0.08, True, 2, api_name="/swap_video")
+    path = video["video"] if isinstance(video, dict) else video
+    assert os.path.getsize(path) > 10_000 and "66 frames" in info
+
+
+@pytest.mark.parametrize("family", ["ae", "vae", "gan", "vqgan"])
+def test_sample_endpoint_is_reproducible(client, family):
+    a = client.predict(family, 4, 7, 1.0, 100, 1.0, 0, api_name="/sample")
+    b = client.predict(family, 4, 7, 1.0, 100, 1.0, 0, api_name="/sample")
+    c = client.predict(family, 4, 8, 1.0, 100, 1.0, 0, api_name="/sample")
+    ia, ib, ic = (Image.open(x).tobytes() for x in (a, b, c))
+    assert ia == ib and ia != ic
+
+
+def test_explore_endpoints(client):
+    face = handle_file(photo("man_portrait_flags_720p.jpg"))
+    rec = client.predict(face, api_name="/reconstruct")
+    assert [item["caption"] for item in rec] == ["input", "ae", "vae", "vqgan"]
+    strip = client.predict(face, handle_file(photo("woman_redhair_wide.jpg")), "vae", 5, "slerp", api_name="/interpolate")
+    assert Image.open(strip).size[0] > 4 * Image.open(strip).size[1]
+    done = client.predict(face, "top", 2, 0, 1.0, api_name="/complete")
+    assert len(done) == 4
+
+
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} missing: apt-get install chromium (.ci/run does)")
+    pw = sync_playwright().start()
+    return pw, pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def test_browser_photo_and_video_swap(app_url, tmp_path):
+    pw, chrome = browser()
+    try:
+        page = chrome.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(app_url, wait_until="networkidle")
+        page.locator("#swap-source input[type=file]").set_input_files(str(photo("man_portrait_flags_720p.jpg")))
+        page.locator("#swap-target input[type=file]").set_input_files(str(photo("woman_redhair_wide.jpg")))
+        page.wait_for_selector("#swap-target img", timeout=30_000)
+        page.click("#swap-button")
+        result = page.wait_for_selector("#swap-result img", timeout=120_000)
+        assert "codeswap-" in result.get_attribute("src")
+        page.screenshot(path=str(tmp_path / "photo.png"))
+
+        page.get_by_role("tab", name="Swap video").click()
+        page.locator("#video-source input[type=file]").set_input_files(str(photo("woman_redhair_wide.jpg")))
+        page.locator("#video-input input[type=file]").set_input_files(str(VIDEOS / "person_waving_frontal_short.mp4"))
+        page.wait_for_selector("#video-input video", timeout=30_000)
+        page.click("#video-button")
+        video = page.wait_for_selector("#video-result video", timeout=300_000)
+        assert "codeswap-" in video.get_attribute("src")
+        page.screenshot(path=str(tmp_path / "video.png"))
+    finally:
+        chrome.close()
+        pw.stop()
