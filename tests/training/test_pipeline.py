@@ -1,0 +1,117 @@
+"""prepare -> train (every family, resume, DDP with 2 processes) -> evaluate, on tiny real data."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from models import REGISTRY
+
+from ..conftest import PHOTOS, ROOT
+
+TINY = {
+    "ae": ["image_size=32", "channels=8,16", "latent_dim=8"],
+    "vae": ["image_size=32", "channels=8,16", "latent_dim=8"],
+    "gan": ["image_size=32", "latent_dim=8", "generator_width=8", "discriminator_width=8"],
+    "vqgan": ["image_size=32", "channels=8,16", "res_blocks=1", "codebook_size=32", "code_dim=4", "disc_start=3", "disc_channels=8"],
+    "transformer": ["vocab_size=32", "block_size=64", "n_layer=1", "n_head=2", "n_embd=32"],
+}
+
+
+def run(*args, timeout=600):
+    r = subprocess.run([sys.executable, *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    assert r.returncode == 0, f"{args}\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+    return r
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    src = tmp_path_factory.mktemp("photos")
+    names = ["man_portrait_flags_720p.jpg", "woman_redhair_wide.jpg", "man_grayscale_portrait.jpg", "two_boys_portrait.png",
+             "group_six_people_table.jpg", "no_face_landscape.jpg", "woman_head_tilted_roll.png", "man_sports_jersey.jpg"]  # fmt: skip
+    for n in names:
+        shutil.copy(PHOTOS / n, src / n)
+    (src / "broken.jpg").write_bytes(b"not an image")
+    out = tmp_path_factory.mktemp("data")
+    run("-m", "training.prepare", "--src", src, "-o", out, "--size", "32", "--held-out", "0.4", "--workers", "1")
+    index = json.loads((out / "index.json").read_text())
+    c = index["counts"]
+    assert c["read"] == 9 and c["unreadable"] == 1 and c["no_face"] == 1 and c["kept"] == 7
+    assert index["held_out"] >= 1 and index["train"] >= 1
+    again = run("-m", "training.prepare", "--src", src, "-o", out, "--size", "32", "--held-out", "0.4")
+    assert "1 already done, 0 to prepare" in again.stdout
+    return out
+
+
+def train(family, data, out, steps, *extra):
+    return run("-m", "training.train", family, "--data", data, "-o", out, "--steps", steps, "--batch-size", "4",
+               "--log-every", "1", "--sample-every", "2", *sum((["--set", s] for s in TINY[family]), []), *extra)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def vqgan_run(data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("vqgan")
+    train("vqgan", data, out, 4)  # past disc_start: the adversarial term and D steps run
+    return out
+
+
+@pytest.mark.parametrize("family", ["ae", "vae", "gan"])
+def test_train_resume_and_export(family, data, tmp_path):
+    out = tmp_path / family
+    train(family, data, out, 2)
+    train(family, data, out, 4, "--resume")
+    logs = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logs] == [1, 2, 3, 4]
+    assert (out / "samples" / "step-000004.png").is_file()
+    model = REGISTRY[family].from_pretrained(out / "final")
+    assert model.config.image_size == 32
+
+
+def test_vqgan_adversarial_phase_and_transformer_on_its_codes(data, vqgan_run, tmp_path):
+    logs = [json.loads(line) for line in (vqgan_run / "log.jsonl").read_text().splitlines()]
+    assert "gan_weight" in logs[-1] and "loss_d" in logs[-1]
+    out = tmp_path / "transformer"
+    train("transformer", data, out, 3, "--vqgan", vqgan_run / "final")
+    assert (out / "codes.pt").is_file()
+    r = run(
+        "-m",
+        "training.evaluate",
+        "transformer",
+        "--weights",
+        out / "final",
+        "--data",
+        data,
+        "--vqgan",
+        vqgan_run / "final",
+        "--samples",
+        "0",
+        "--json",
+    )
+    metrics = json.loads(r.stdout)
+    assert metrics["bits_per_token"] > 0 and metrics["n_images"] >= 1
+
+
+def test_evaluate_vqgan_json(data, vqgan_run):
+    r = run("-m", "training.evaluate", "vqgan", "--weights", vqgan_run / "final", "--data", data, "--json")
+    metrics = json.loads(r.stdout)
+    assert {"psnr", "ssim", "codebook_usage", "perplexity", "n_images"} <= set(metrics)
+    assert 0 < metrics["codebook_usage"] <= 1 and metrics["psnr"] > 0
+
+
+def test_existing_run_needs_resume(data, vqgan_run):
+    r = subprocess.run([sys.executable, "-m", "training.train", "vqgan", "--data", str(data), "-o", str(vqgan_run), "--steps", "5"],
+                       cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+    assert r.returncode != 0 and "--resume" in r.stderr
+
+
+def test_torchrun_two_processes(data, tmp_path):
+    out = tmp_path / "ddp"
+    run("-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517", "-m", "training.train", "ae", "--data", data, "-o", out,
+        "--steps", "3", "--batch-size", "2", "--log-every", "1", *sum((["--set", s] for s in TINY["ae"]), []))  # fmt: skip
+    logs = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logs] == [1, 2, 3]
+    assert REGISTRY["ae"].from_pretrained(out / "final").config.latent_dim == 8
