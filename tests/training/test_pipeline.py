@@ -110,7 +110,8 @@ def test_existing_run_needs_resume(data, vqgan_run):
 
 def test_torchrun_two_processes(data, tmp_path):
     out = tmp_path / "ddp"
-    run("-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517", "-m", "training.train", "ae", "--data", data, "-o", out,
+    torchrun = ("-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517")
+    run(*torchrun, "-m", "training.train", "ae", "--data", data, "-o", out,
         "--steps", "3", "--batch-size", "2", "--log-every", "1", *sum((["--set", s] for s in TINY["ae"]), []))  # fmt: skip
     logs = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in logs] == [1, 2, 3]
