@@ -148,7 +148,7 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
     vq = swapper.vqgan
     k = vq.config.codebook_size
     region_names = list(REGIONS)
-    face_choices = ["all", "largest"] + [str(i) for i in range(10)]
+    face_choices = ["all", "largest", "similar"] + [str(i) for i in range(10)]
     families = [
         f
         for f in ("ae", "vae", "gan", "vqgan")
@@ -157,11 +157,11 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
 
     @gpu
     @friendly_errors
-    def swap_photo(source, target, regions, target_face, strength, softness, color, harmonize, progress=gr.Progress()):
+    def swap_photo(source, target, regions, target_face, strength, softness, color, harmonize, reference=None, progress=gr.Progress()):
         need(source, "a source photo (the face to use)")
         need(target, "a target photo (the photo to change)")
         progress(0.1, desc="Detecting and swapping faces")
-        r = swapper(source, target, swap_options(regions, target_face, strength, softness, color, harmonize))
+        r = swapper(source, target, swap_options(regions, target_face, strength, softness, color, harmonize), reference=reference)
         gallery = [
             (upscale(r.source_crop), "source face, aligned"),
             (upscale(r.target_crops[0]), "target face, aligned"),
@@ -177,13 +177,13 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
 
     @gpu
     @friendly_errors
-    def swap_video(source, clip, regions, target_face, strength, softness, color, detect_every, progress=gr.Progress()):
+    def swap_video(source, clip, regions, target_face, strength, softness, color, detect_every, reference=None, progress=gr.Progress()):
         need(source, "a source photo (the face to use)")
         need(clip, "a video")
         out = new_output(".mp4")
         r = video(
             source, clip, out, swap_options(regions, target_face, strength, softness, color), detect_every=int(detect_every),
-            progress=lambda done, total: progress((done, total), desc="Swapping frames", unit="frames"),
+            progress=lambda done, total: progress((done, total), desc="Swapping frames", unit="frames"), reference=reference,
         )  # fmt: skip
         audio = "kept" if r.has_audio else "none in the input"
         return str(out), f"{r.frames} frames, {r.frames_with_faces} swapped, {r.frames / r.seconds:.1f} frames/s; audio {audio}."
@@ -290,9 +290,12 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
                     vstrength = gr.Slider(0, 1, value=1.0, step=0.05, label="Strength")
                     vsoft = gr.Slider(0, 0.3, value=0.08, step=0.01, label="Edge softness")
                     vcolor = gr.Checkbox(value=True, label="Colour correction")
+                vref = gr.Image(type="filepath", label="Reference: the person to replace (for 'similar')", height=160)
             vgo = gr.Button("Swap video", variant="primary", elem_id="video-button")
             vinfo = gr.Markdown()
-            vgo.click(swap_video, [vsrc, vin, vregions, vtarget, vstrength, vsoft, vcolor, vdetect], [vout, vinfo], api_name="swap_video")
+            vgo.click(
+                swap_video, [vsrc, vin, vregions, vtarget, vstrength, vsoft, vcolor, vdetect, vref], [vout, vinfo], api_name="swap_video"
+            )
 
         with gr.Tab("Sample", id="sample"):
             with gr.Row():

@@ -32,7 +32,7 @@ class NoFaceError(ValueError):
 @dataclass
 class SwapOptions:
     regions: tuple[str, ...] = ("face",)  # any of pipelines.blend.REGIONS
-    target_face: str = "all"  # "all", "largest", or an index into the target's faces (most confident first)
+    target_face: str = "all"  # "all", "largest", "similar" (to a reference face), or an index (0 = most confident)
     source_face: str = "largest"  # "largest" or an index
     strength: float = 1.0  # weight of the swapped face in the final blend, 0..1
     softness: float = 0.08  # feather radius as a fraction of the crop side
@@ -49,7 +49,10 @@ class SwapOptions:
         if not 0.0 <= self.softness <= 0.5:
             raise ValueError(f"softness must be in [0, 0.5], got {self.softness}")
         region_mask(self.regions, 16)  # raises on unknown names
-        for name, value, words in (("target_face", self.target_face, ("all", "largest")), ("source_face", self.source_face, ("largest",))):
+        for name, value, words in (
+            ("target_face", self.target_face, ("all", "largest", "similar")),
+            ("source_face", self.source_face, ("largest",)),
+        ):
             if str(value) not in words and not str(value).isdigit():
                 raise ValueError(f"{name} must be one of {', '.join(words)} or a face index, got {value!r}")
 
@@ -127,9 +130,10 @@ class FaceSwapPipeline:
         return faces
 
     @torch.no_grad()
-    def __call__(self, source, target, options: SwapOptions | None = None, **overrides) -> SwapResult:
-        """source: the face donor (A); target: the photo whose face is replaced (B).
-        Both PIL images, HxWx3 uint8 RGB arrays, paths or bytes."""
+    def __call__(self, source, target, options: SwapOptions | None = None, reference=None, **overrides) -> SwapResult:
+        """source: the face donor (A); target: the photo whose face is replaced (B); reference: a photo
+        of the person to replace, used when target_face="similar". PIL images, HxWx3 uint8 RGB
+        arrays, paths or bytes."""
         opts = options or SwapOptions()
         if overrides:
             opts = SwapOptions(**{**opts.__dict__, **overrides})
@@ -142,7 +146,13 @@ class FaceSwapPipeline:
 
         t = time.perf_counter()
         source_face = pick_faces(self._faces(src, "source", opts.min_face), opts.source_face)[0]
-        target_faces = pick_faces(self._faces(tgt, "target", opts.min_face), opts.target_face)
+        target_faces = self._faces(tgt, "target", opts.min_face)
+        if opts.target_face == "similar":
+            target_faces = [
+                target_faces[self.most_similar(reference, [align_face(tgt, f.landmarks, self.size)[0] for f in target_faces], opts)]
+            ]
+        else:
+            target_faces = pick_faces(target_faces, opts.target_face)
         times["detect"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -178,6 +188,25 @@ class FaceSwapPipeline:
             source_face=source_face,
             timings=times,
         )
+
+    def face_signature(self, crops: list[np.ndarray]) -> torch.Tensor:
+        """Aligned crops -> (N, D) unit vectors: the VQGAN encoder's latents inside the face region.
+        A rough appearance match for picking "the same person" among a few faces; not face recognition."""
+        tokens = torch.from_numpy(token_mask(region_mask(["face"], self.size), self.grid))
+        x = to_tensor(crops)
+        z = self.vqgan.encode(x) + self.vqgan.encode(x.flip(3)).flip(3)  # (N, C, h, w)
+        z = z + z.flip(3)  # a left-right symmetric map: the same for a face and its mirror image
+        return torch.nn.functional.normalize(z[:, :, tokens].flatten(1), dim=1)
+
+    def most_similar(self, reference, crops: list[np.ndarray], opts: SwapOptions) -> int:
+        """Index of the crop most like the reference photo's (largest) face."""
+        if reference is None:
+            raise ValueError('target_face="similar" needs a reference photo of the person to replace')
+        ref = load_image(reference, name=input_label("reference", reference), max_pixels=self.max_pixels)
+        face = pick_faces(self._faces(ref, "reference", opts.min_face), "largest")[0]
+        ref_crop, _ = align_face(ref, face.landmarks, self.size)
+        sig = self.face_signature([ref_crop, *crops])
+        return int((sig[1:] @ sig[0]).argmax())
 
     def exchange_codes(self, source: torch.Tensor, targets: torch.Tensor, opts: SwapOptions, times: dict | None = None):
         """Z_swap = A's codes inside the regions, B's elsewhere (then harmonized if asked).
@@ -228,7 +257,8 @@ def main(argv=None) -> int:
     p.add_argument("target", help="photo whose face is replaced (B)")
     p.add_argument("-o", "--output", required=True, help="output image (.png or .jpg)")
     p.add_argument("--regions", default="face", help="comma-separated: face, eyes, brows, nose, mouth")
-    p.add_argument("--target-face", default="all", help="all, largest, or a face index (0 = most confident)")
+    p.add_argument("--target-face", default="all", help="all, largest, similar (needs --reference), or a face index (0 = most confident)")
+    p.add_argument("--reference", default=None, help="photo of the person to replace, for --target-face similar")
     p.add_argument("--source-face", default="largest", help="largest or a face index")
     p.add_argument("--strength", type=float, default=1.0)
     p.add_argument("--softness", type=float, default=0.08)
@@ -251,7 +281,7 @@ def main(argv=None) -> int:
     try:
         options.validate()
         pipe = FaceSwapPipeline.from_pretrained(args.weights, max_pixels=int(args.max_megapixels * 1e6))
-        result = pipe(args.source, args.target, options)
+        result = pipe(args.source, args.target, options, reference=args.reference)
         save_image_atomic(result.image, args.output, text=provenance())
     except (ImageError, NoFaceError, WeightsError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -116,6 +116,7 @@ class VideoSwapPipeline:
         smoothing: bool = True,
         progress: Callable[[int, int], None] | None = None,
         cancel: threading.Event | None = None,
+        reference=None,
     ) -> VideoResult:
         opts = options or SwapOptions()
         opts.validate()
@@ -134,6 +135,13 @@ class VideoSwapPipeline:
         faces = sw._faces(src, "source", opts.min_face)
         source_crop, _ = align_face(src, pick_faces(faces, opts.source_face)[0].landmarks, sw.size)
         source_codes = sw.vqgan.encode_to_indices(to_tensor([source_crop]))[0]
+        similarity: dict[int, float] = {}  # track id -> likeness to the reference, measured when first seen
+        if opts.target_face == "similar":
+            if reference is None:
+                raise ValueError('target_face="similar" needs a reference photo of the person to replace')
+            ref = load_image(reference, name=input_label("reference", reference), max_pixels=sw.max_pixels)
+            ref_face = pick_faces(sw._faces(ref, "reference", opts.min_face), "largest")[0]
+            ref_signature = sw.face_signature([align_face(ref, ref_face.landmarks, sw.size)[0]])[0]
 
         fps = float(meta["fps"])
         total = max(1, round(float(meta.get("duration") or 0) * fps))
@@ -198,7 +206,15 @@ class VideoSwapPipeline:
                     raise Cancelled("cancelled")
                 frame = np.frombuffer(raw, np.uint8).reshape(h, w, 3)
                 t = time.perf_counter()
-                tracks = self._select(tracker.update(frame, frames / fps), opts.target_face)
+                tracks = tracker.update(frame, frames / fps)
+                if opts.target_face == "similar":
+                    for tr in tracks:
+                        if tr.id not in similarity:
+                            crop = align_face(frame, tr.smoothed, sw.size)[0]
+                            similarity[tr.id] = float(sw.face_signature([crop])[0] @ ref_signature)
+                    tracks = [max(tracks, key=lambda tr: similarity[tr.id])] if tracks else []
+                else:
+                    tracks = self._select(tracks, opts.target_face)
                 times["track"] += time.perf_counter() - t
                 pending.append((frame, tracks))
                 frames += 1
@@ -238,7 +254,8 @@ def main(argv=None) -> int:
     p.add_argument("video", help="input video")
     p.add_argument("-o", "--output", required=True, help="output .mp4")
     p.add_argument("--regions", default="face")
-    p.add_argument("--target-face", default="all", help="all, largest, or N: the N-th person to appear")
+    p.add_argument("--target-face", default="all", help="all, largest, similar (needs --reference), or N: the N-th person to appear")
+    p.add_argument("--reference", default=None, help="photo of the person to replace, for --target-face similar")
     p.add_argument("--source-face", default="largest")
     p.add_argument("--strength", type=float, default=1.0)
     p.add_argument("--softness", type=float, default=0.08)

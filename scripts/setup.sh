@@ -15,3 +15,12 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install --quiet -r "$want"
   touch "$stamp"
 fi
+
+# The browser tests drive Debian's chromium (never a downloaded browser build).
+if [ "${1:-}" = dev ] && [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "note: /usr/bin/chromium is missing; install it (sudo apt-get install chromium) for the browser tests" >&2
+  fi
+fi

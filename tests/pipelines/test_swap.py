@@ -164,3 +164,21 @@ def test_cli_unreadable_file(tmp_path):
 def test_unreadable_input_in_python_names_it(pipe):
     with pytest.raises(ImageError, match="source"):
         pipe(b"garbage", np.zeros((64, 64, 3), np.uint8))
+
+
+def test_target_face_similar_to_a_reference(pipe):
+    """Each person of a group, given as a mirrored, rescaled reference crop, is the one picked."""
+    import cv2
+
+    group = load_image(photo("group_six_people_table.jpg"))
+    from pipelines.faces import detect_faces
+
+    faces = detect_faces(group)
+    for face in faces[:4]:
+        x1, y1, x2, y2 = face.box.astype(int)
+        w, h = x2 - x1, y2 - y1
+        ref = cv2.resize(cv2.flip(group[max(0, y1 - h // 3) : y2 + h // 3, max(0, x1 - w // 3) : x2 + w // 3], 1), None, fx=0.8, fy=0.8)
+        r = pipe(group, group, target_face="similar", reference=ref)
+        assert np.allclose(r.target_faces[0].box, face.box)
+    with pytest.raises(ValueError, match="reference"):
+        pipe(group, group, target_face="similar")
