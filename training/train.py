@@ -148,7 +148,7 @@ class Trainer:
         self.opt.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt.step()
-        return {"loss_d": float(loss_d), "loss_g": float(loss_g)}
+        return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
 
     def _vqgan_step(self, x) -> dict[str, float]:
         with self.autocast():
@@ -163,7 +163,7 @@ class Trainer:
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
-            logs["loss_d"] = float(loss_d)
+            logs["loss_d"] = loss_d.item()
         return logs
 
     @torch.no_grad()
