@@ -1,0 +1,104 @@
+"""Every kind of awkward file, through the command line and through the app: the right result or a
+clear message naming the problem; never a stack trace, never a partial output."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from gradio_client import handle_file
+from PIL import Image
+
+from .conftest import ROOT, photo
+
+GOOD_TARGET = "woman_redhair_wide.jpg"
+
+
+def face_photo() -> Image.Image:
+    return Image.open(photo("man_portrait_flags_720p.jpg"))
+
+
+def make_inputs(folder):
+    """name -> (path, expectation): 'ok' (a swap is written) or a fragment of the error message."""
+    f = folder
+    out = {}
+    data = photo("man_portrait_flags_720p.jpg").read_bytes()
+    (f / "truncated.jpg").write_bytes(data[: len(data) // 2])
+    out["truncated jpeg"] = (f / "truncated.jpg", "corrupt or truncated")
+    png = io.BytesIO()
+    face_photo().save(png, format="PNG")
+    (f / "truncated.png").write_bytes(png.getvalue()[: len(png.getvalue()) // 2])
+    out["truncated png"] = (f / "truncated.png", "corrupt or truncated")
+    (f / "text.jpg").write_bytes(b"hello, I am not a picture at all" * 10)
+    out["non-image bytes"] = (f / "text.jpg", "not an image")
+    Image.new("L", (30000, 30000)).save(f / "bomb.png")
+    out["decompression bomb"] = (f / "bomb.png", "too large")
+    Image.new("RGB", (1, 1)).save(f / "one.png")
+    out["1x1"] = (f / "one.png", "no face found")
+    Image.new("RGB", (16, 16), (200, 150, 120)).save(f / "sixteen.png")
+    out["16x16"] = (f / "sixteen.png", "no face found")
+    gray16 = (np.asarray(face_photo().convert("L"), np.uint16) * 257).astype(np.uint16)
+    Image.fromarray(gray16).save(f / "sixteen_bit.png")
+    out["16-bit png"] = (f / "sixteen_bit.png", "ok")
+    face_photo().convert("CMYK").save(f / "cmyk.jpg")
+    out["cmyk jpeg"] = (f / "cmyk.jpg", "ok")
+    face_photo().convert("RGBA").save(f / "rgba.png")
+    out["rgba"] = (f / "rgba.png", "ok")
+    face_photo().convert("P", palette=Image.Palette.ADAPTIVE).save(f / "palette.png")
+    out["palette"] = (f / "palette.png", "ok")
+    face_photo().convert("L").save(f / "gray.jpg")
+    out["grayscale"] = (f / "gray.jpg", "ok")
+    frames = [face_photo().convert("P"), Image.new("P", face_photo().size)]
+    frames[0].save(f / "animated.gif", save_all=True, append_images=frames[1:], duration=100)
+    out["animated gif"] = (f / "animated.gif", "ok")
+    out["exif rotated"] = (photo("woman_exif_orientation6_rotated.jpg"), "ok")
+    out["face cut by the border"] = (photo("man_face_cut_by_image_edge.jpg"), "ok")
+    out["tiny faces"] = (photo("three_women_outdoor_small_faces.jpg"), "ok")
+    out["no face"] = (photo("no_face_landscape.jpg"), "no face found")
+    return out
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    return make_inputs(tmp_path_factory.mktemp("bad"))
+
+
+CASES = ["truncated jpeg", "truncated png", "non-image bytes", "decompression bomb", "1x1", "16x16", "16-bit png", "cmyk jpeg",
+         "rgba", "palette", "grayscale", "animated gif", "exif rotated", "face cut by the border", "tiny faces", "no face"]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("role", ["source", "target"])
+def test_cli(inputs, case, role, tmp_path):
+    path, expect = inputs[case]
+    out = tmp_path / "out.png"
+    pair = (path, photo(GOOD_TARGET)) if role == "source" else (photo("man_portrait_flags_720p.jpg"), path)
+    before = path.read_bytes()
+    r = subprocess.run(
+        [sys.executable, "-m", "pipelines.swap", *map(str, pair), "-o", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert path.read_bytes() == before  # inputs are never modified
+    assert "Traceback" not in r.stderr
+    if expect == "ok":
+        assert r.returncode == 0, r.stderr
+        assert Image.open(out).size[0] > 0
+    else:
+        assert r.returncode != 0 and expect in r.stderr, r.stderr
+        assert role in r.stderr  # the message says which input
+        assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_app(client, inputs, case):
+    path, expect = inputs[case]
+    args = (handle_file(photo("man_portrait_flags_720p.jpg")), handle_file(path), ["face"], "all", 1.0, 0.08, True, False)
+    if expect == "ok":
+        image, _, info = client.predict(*args, api_name="/swap_photo")
+        assert "swapped" in info and Image.open(image).size[0] > 0
+    else:
+        with pytest.raises(Exception) as err:
+            client.predict(*args, api_name="/swap_photo")
+        assert expect in str(err.value) and "Traceback" not in str(err.value)
