@@ -1,0 +1,100 @@
+"""Video swap: frames per second at 720p with the stage breakdown, peak memory at 1x and 4x the
+length (streaming keeps it flat), and landmark jitter of the swapped face against the input's.
+
+    python -m benchmarks.video [--skip-memory] [--skip-jitter]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import imageio_ffmpeg
+import numpy as np
+import torch
+
+from pipelines import FaceSwapPipeline
+from pipelines.faces import detect_faces
+from pipelines.video import VideoLimits, VideoSwapPipeline
+
+from .common import PHOTOS, ROOT, VIDEOS, machine, table
+
+CLIP = VIDEOS / "singer_music_video_720p.mp4"  # 1280x720, 30 fps, 289 frames, AAC audio
+SOURCE = PHOTOS / "woman_redhair_wide.jpg"
+
+RUN_ONE = """
+import json, resource, sys
+from pipelines.video import VideoSwapPipeline, VideoLimits
+pipe = VideoSwapPipeline.from_pretrained(limits=VideoLimits(max_seconds=600, max_frames=20000))
+r = pipe(sys.argv[1], sys.argv[2], sys.argv[3])
+print(json.dumps({"frames": r.frames, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def landmark_track(path: Path) -> list[np.ndarray | None]:
+    """MTCNN landmarks of the largest face in every frame (None where no face)."""
+    reader = imageio_ffmpeg.read_frames(str(path))
+    meta = next(reader)
+    w, h = meta["size"]
+    out = []
+    for raw in reader:
+        faces = detect_faces(np.frombuffer(raw, np.uint8).reshape(h, w, 3))
+        out.append(max(faces, key=lambda f: f.size).landmarks if faces else None)
+    return out
+
+
+def jitter(track: list[np.ndarray | None]) -> float:
+    """Mean frame-to-frame landmark movement (pixels) over consecutive frames that both have a face."""
+    steps = [np.linalg.norm(b - a, axis=1).mean() for a, b in zip(track, track[1:], strict=False) if a is not None and b is not None]
+    return float(np.mean(steps)) if steps else float("nan")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--detect-every", type=int, default=2)
+    p.add_argument("--skip-memory", action="store_true")
+    p.add_argument("--skip-jitter", action="store_true")
+    args = p.parse_args(argv)
+    torch.set_num_threads(2)
+    tmp = Path(tempfile.mkdtemp())
+    pipe = VideoSwapPipeline(FaceSwapPipeline.from_pretrained(), VideoLimits(max_seconds=600, max_frames=20000))
+    out = tmp / "swap.mp4"
+    r = pipe(SOURCE, CLIP, out, detect_every=args.detect_every)
+    rows = [{"stage": k, "ms per frame": v / r.frames * 1000} for k, v in r.timings.items()]
+    rows.append({"stage": "total (wall)", "ms per frame": r.seconds / r.frames * 1000})
+    print(
+        table(
+            rows,
+            f"Video swap, {CLIP.name} ({r.size[0]}x{r.size[1]}, {r.frames} frames): {r.frames / r.seconds:.1f} fps, detect every {args.detect_every}",
+        )
+    )
+
+    if not args.skip_memory:
+        ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+        long = tmp / "x4.mp4"
+        subprocess.run([ffmpeg, "-v", "error", "-stream_loop", "3", "-i", str(CLIP), "-c", "copy", str(long)], check=True)
+        mem = []
+        for name, clip in (("1x", CLIP), ("4x", long)):
+            res = subprocess.run([sys.executable, "-c", RUN_ONE, str(SOURCE), str(clip), str(tmp / f"m{name}.mp4")],
+                                 cwd=ROOT, capture_output=True, text=True, check=True)  # fmt: skip
+            m = json.loads(res.stdout.strip().splitlines()[-1])
+            mem.append({"length": name, "frames": m["frames"], "peak RSS MB": m["peak_mb"]})
+        print("\n" + table(mem, "Peak memory of a whole video swap process"))
+
+    if not args.skip_jitter:
+        before, after = landmark_track(CLIP), landmark_track(out)
+        rows = [
+            {"video": "input", "mean landmark step px": jitter(before)},
+            {"video": "swapped output", "mean landmark step px": jitter(after)},
+        ]
+        print("\n" + table(rows, "Jitter: mean frame-to-frame movement of the face's 5 landmarks (MTCNN on every frame)"))
+    print(f"\n{machine()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
