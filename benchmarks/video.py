@@ -66,11 +66,8 @@ def main(argv=None) -> int:
     r = pipe(SOURCE, CLIP, out, detect_every=args.detect_every)
     rows = [{"stage": k, "ms per frame": v / r.frames * 1000} for k, v in r.timings.items()]
     rows.append({"stage": "total (wall)", "ms per frame": r.seconds / r.frames * 1000})
-    print(
-        table(
-            rows,
-            f"Video swap, {CLIP.name} ({r.size[0]}x{r.size[1]}, {r.frames} frames): {r.frames / r.seconds:.1f} fps, detect every {args.detect_every}",
-        )
+    title = f"Video swap, {CLIP.name} ({r.size[0]}x{r.size[1]}, {r.frames} frames): {r.frames / r.seconds:.1f} fps"
+    print(table(rows, f"{title}, detect every {args.detect_every}"))
     )
 
     if not args.skip_memory:
