@@ -68,7 +68,6 @@ def main(argv=None) -> int:
     rows.append({"stage": "total (wall)", "ms per frame": r.seconds / r.frames * 1000})
     title = f"Video swap, {CLIP.name} ({r.size[0]}x{r.size[1]}, {r.frames} frames): {r.frames / r.seconds:.1f} fps"
     print(table(rows, f"{title}, detect every {args.detect_every}"))
-    )
 
     if not args.skip_memory:
         ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
