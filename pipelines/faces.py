@@ -50,10 +50,13 @@ def default_detector():
     return MTCNN(keep_all=True, device="cpu", min_face_size=20, post_process=False)
 
 
-def detect_faces(image: np.ndarray, detector=None, min_score: float = 0.9, min_size: float = 0.0) -> list[Face]:
+def detect_faces(
+    image: np.ndarray, detector=None, min_score: float = 0.9, min_size: float = 0.0, max_side: int = DETECTION_MAX_SIDE
+) -> list[Face]:
     """(H, W, 3) uint8 RGB -> faces, most confident first.
 
-    `min_size` drops faces whose box is smaller (geometric mean of its sides, in pixels).
+    `min_size` drops faces whose box is smaller (geometric mean of its sides, in pixels); detection
+    runs on a copy whose longer side is at most `max_side`.
     """
     import torch
 
@@ -61,7 +64,7 @@ def detect_faces(image: np.ndarray, detector=None, min_score: float = 0.9, min_s
     h, w = image.shape[:2]
     if min(h, w) < MIN_DETECTABLE:
         return []  # below MTCNN's smallest window: no face can be found (and its pyramid would fail)
-    scale = min(1.0, DETECTION_MAX_SIDE / max(h, w))
+    scale = min(1.0, max_side / max(h, w))
     small = image if scale == 1.0 else cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
     with torch.inference_mode():
         boxes, probs, points = detector.detect(small, landmarks=True)

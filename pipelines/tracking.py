@@ -60,12 +60,14 @@ class FaceTracker:
     landmarks follow pyramidal Lucas-Kanade optical flow.
     """
 
-    def __init__(self, detector=None, detect_every: int = 2, min_face: float = 24.0, smoothing: bool = True, cut_threshold: float = 40.0):
+    def __init__(self, detector=None, detect_every: int = 2, min_face: float = 24.0, smoothing: bool = True, cut_threshold: float = 40.0,
+                 max_side: int = 640):  # fmt: skip
         self.detector = detector
         self.detect_every = max(1, detect_every)
         self.min_face = min_face
         self.smoothing = smoothing
         self.cut_threshold = cut_threshold
+        self.max_side = max_side  # detection resolution: video faces are rarely tiny, and time is per frame
         self.tracks: list[Track] = []
         self.next_id = 0
         self.frame_index = 0
@@ -122,7 +124,7 @@ class FaceTracker:
         gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         cut = self._is_cut(gray)
         if cut or self.frame_index % self.detect_every == 0 or self.prev_gray is None:
-            self._match(detect_faces(frame, self.detector, min_size=self.min_face), reset=cut)
+            self._match(detect_faces(frame, self.detector, min_size=self.min_face, max_side=self.max_side), reset=cut)
         else:
             self._flow(gray)
         self.prev_gray = gray
