@@ -36,6 +36,26 @@ def paste_source_crop(pipe: FaceSwapPipeline, a: np.ndarray, face_a, b: np.ndarr
     return paste_back(b, colored, feathered(region, opts.softness) * opts.strength, matrix)
 
 
+def seam_ratio(pipe: FaceSwapPipeline, result) -> float:
+    """Edge strength along the code-mask boundary in the decoded swap, over the same in the decoded
+    target alone (1 = the seam is as smooth as the target's own reconstruction there)."""
+    import cv2
+    import torch
+
+    from pipelines.blend import token_boundary
+
+    cell = pipe.size // pipe.grid
+    band = token_boundary(result.token_mask).repeat(cell, 0).repeat(cell, 1)
+    plain = pipe.vqgan.decode_indices(torch.from_numpy(result.target_codes[0])[None])
+    plain = ((plain[0].permute(1, 2, 0).numpy() + 1) * 127.5).clip(0, 255).astype(np.uint8)
+
+    def edges(img):
+        g = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        return np.hypot(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))[band].mean()
+
+    return float(edges(result.decoded[0]) / max(edges(plain), 1e-6))
+
+
 def measure(result: np.ndarray, face_b, desc_a, desc_b) -> dict | None:
     faces = detect_faces(result, min_size=0.5 * face_b.size)
     if not faces:
@@ -66,9 +86,12 @@ def main(argv=None) -> int:
     if args.limit:
         pairs = pairs[: args.limit]
     methods = {"B unchanged": [], "A crop pasted (no VQGAN)": [], "CodeSwap": []}
+    seams = []
     start = time.time()
     for a, b in pairs:
-        swap = pipe(images[a], images[b], opts).image
+        swapped = pipe(images[a], images[b], opts)
+        swap = swapped.image
+        seams.append(seam_ratio(pipe, swapped))
         outputs = {
             "B unchanged": images[b],
             "A crop pasted (no VQGAN)": paste_source_crop(pipe, images[a], faces[a], images[b], faces[b], opts),
@@ -95,7 +118,8 @@ def main(argv=None) -> int:
             rows, f"Swap identity ({len(pairs)} ordered pairs of {len(images)} people; regions={args.regions}; harmonize={args.harmonize})"
         )
     )
-    print(f"\n{machine()}; {time.time() - start:.0f} s")
+    print(f"\nseam edge ratio (decoded swap / decoded target along the code boundary): mean {np.mean(seams):.3f}")
+    print(f"{machine()}; {time.time() - start:.0f} s")
     return 0
 
 
