@@ -76,9 +76,12 @@ def main(argv=None) -> int:
     p.add_argument("--limit", type=int, default=0, help="only the first N pairs")
     p.add_argument("--harmonize", action="store_true")
     p.add_argument("--regions", default="face")
+    p.add_argument("--detail", type=float, default=None, help="override SwapOptions.detail")
     args = p.parse_args(argv)
     pipe = FaceSwapPipeline.from_pretrained()
     opts = SwapOptions(regions=tuple(args.regions.split(",")), harmonize=args.harmonize, target_face="largest")
+    if args.detail is not None:
+        opts.detail = args.detail
     images = {n: load_image(PHOTOS / n) for n in SINGLE_FACE_PHOTOS}
     faces = {n: max(detect_faces(im), key=lambda f: f.size) for n, im in images.items()}
     descs = {n: describe_faces_in_image(images[n], faces[n].landmarks) for n in images}
@@ -115,7 +118,7 @@ def main(argv=None) -> int:
         })  # fmt: skip
     print(
         table(
-            rows, f"Swap identity ({len(pairs)} ordered pairs of {len(images)} people; regions={args.regions}; harmonize={args.harmonize})"
+            rows, f"Swap identity ({len(pairs)} ordered pairs of {len(images)} people; regions={args.regions}; harmonize={args.harmonize}; detail={opts.detail})"
         )
     )
     print(f"\nseam edge ratio (decoded swap / decoded target along the code boundary): mean {np.mean(seams):.3f}")

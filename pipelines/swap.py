@@ -40,12 +40,15 @@ class SwapOptions:
     harmonize: bool = False  # resample boundary codes with the code transformer
     harmonize_temperature: float = 0.7
     harmonize_top_k: int = 50
+    detail: float = 0.0  # 0..1: add back the source's quantization residual A - G(Z_A) where A's codes are used
     min_face: float = 24.0  # smallest face used, box side in pixels
     seed: int = 0
 
     def validate(self) -> None:
         if not 0.0 <= self.strength <= 1.0:
             raise ValueError(f"strength must be in [0, 1], got {self.strength}")
+        if not 0.0 <= self.detail <= 1.0:
+            raise ValueError(f"detail must be in [0, 1], got {self.detail}")
         if not 0.0 <= self.softness <= 0.5:
             raise ValueError(f"softness must be in [0, 0.5], got {self.softness}")
         region_mask(self.regions, 16)  # raises on unknown names
@@ -167,7 +170,7 @@ class FaceSwapPipeline:
 
         swap, tokens = self.exchange_codes(codes[0], codes[1:], opts, times)
         t = time.perf_counter()
-        decoded = to_images(self.vqgan.decode_indices(swap))
+        decoded = self.decode(swap, codes[0], source_crop, tokens, opts)
         times["decode_codes"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -220,6 +223,19 @@ class FaceSwapPipeline:
         if times is not None:
             times["harmonize"] = time.perf_counter() - t
         return swap, tokens
+
+    def decode(
+        self, swap: torch.Tensor, source_codes: torch.Tensor, source_crop: np.ndarray, tokens: np.ndarray, opts: SwapOptions
+    ) -> list[np.ndarray]:
+        """G(Z_swap) -> [(S, S, 3) uint8]. With opts.detail > 0, the source's own quantization residual
+        A - G(Z_A) (the detail the codebook cannot hold) is added back inside the region of A's codes."""
+        if opts.detail <= 0:
+            return to_images(self.vqgan.decode_indices(swap))
+        out = self.vqgan.decode_indices(torch.cat([swap, source_codes[None]]))  # (N + 1, 3, S, S)
+        residual = to_tensor([source_crop])[0] - out[-1]  # (3, S, S)
+        cell = self.size // self.grid
+        where = torch.from_numpy(tokens.repeat(cell, 0).repeat(cell, 1).astype(np.float32))
+        return to_images(out[:-1] + opts.detail * residual * where)
 
     def blend(self, image: np.ndarray, aligned: list[tuple[np.ndarray, np.ndarray]], decoded: list[np.ndarray], opts: SwapOptions):
         """Colour-correct each decoded face to its target crop and paste it back into a copy of image.

@@ -28,7 +28,7 @@ from models import WeightsError
 
 from .faces import align_face
 from .images import ImageError
-from .swap import FaceSwapPipeline, NoFaceError, SwapOptions, input_label, pick_faces, provenance, to_images, to_tensor
+from .swap import FaceSwapPipeline, NoFaceError, SwapOptions, input_label, pick_faces, provenance, to_tensor
 from .tracking import FaceTracker
 
 
@@ -181,8 +181,8 @@ class VideoSwapPipeline:
                 if crops:
                     t = time.perf_counter()
                     codes = sw.vqgan.encode_to_indices(to_tensor([c for _, (c, _) in crops]))
-                    swap, _ = sw.exchange_codes(source_codes, codes, opts)
-                    decoded = to_images(sw.vqgan.decode_indices(swap))
+                    swap, tokens = sw.exchange_codes(source_codes, codes, opts)
+                    decoded = sw.decode(swap, source_codes, source_crop, tokens, opts)
                     times["vqgan"] += time.perf_counter() - t
                 for fi, (frame, _) in enumerate(pending):
                     t = time.perf_counter()
