@@ -116,10 +116,8 @@ def main(argv=None) -> int:
             "landmark shift px": float(np.mean([m["shift"] for m in found])),
             "shift / face size": float(np.mean([m["shift_rel"] for m in found])),
         })  # fmt: skip
-    print(
-        table(
-            rows, f"Swap identity ({len(pairs)} ordered pairs of {len(images)} people; regions={args.regions}; harmonize={args.harmonize}; detail={opts.detail})"
-        )
+    setting = f"regions={args.regions}; harmonize={args.harmonize}; detail={opts.detail}"
+    print(table(rows, f"Swap identity ({len(pairs)} ordered pairs of {len(images)} people; {setting})"))
     )
     print(f"\nseam edge ratio (decoded swap / decoded target along the code boundary): mean {np.mean(seams):.3f}")
     print(f"{machine()}; {time.time() - start:.0f} s")
