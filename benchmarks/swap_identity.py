@@ -118,7 +118,6 @@ def main(argv=None) -> int:
         })  # fmt: skip
     setting = f"regions={args.regions}; harmonize={args.harmonize}; detail={opts.detail}"
     print(table(rows, f"Swap identity ({len(pairs)} ordered pairs of {len(images)} people; {setting})"))
-    )
     print(f"\nseam edge ratio (decoded swap / decoded target along the code boundary): mean {np.mean(seams):.3f}")
     print(f"{machine()}; {time.time() - start:.0f} s")
     return 0
