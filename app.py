@@ -270,9 +270,13 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
                 [out, steps, info],
                 api_name="swap_photo",
             )
-            examples = sorted(str(p) for p in ASSETS.glob("*.png"))
-            if len(examples) >= 2:
-                gr.Examples([[examples[0], examples[1]]], [src, tgt])
+            astronaut, generated = str(ASSETS / "astronaut.png"), str(ASSETS / "generated_face_vae.png")
+            photo_inputs = [src, tgt, regions, target_face, strength, softness, color, harmonize]
+            gr.Examples(
+                [[astronaut, generated, ["face"], "all", 1.0, 0.08, True, False],
+                 [generated, astronaut, ["eyes", "mouth"], "all", 1.0, 0.08, True, False]],
+                photo_inputs, [out, steps, info], swap_photo, cache_examples=True, cache_mode="lazy",
+            )  # fmt: skip
 
         with gr.Tab("Swap video", id="video"):
             with gr.Row():
