@@ -265,6 +265,35 @@ class FaceSwapPipeline:
         return out.view_as(swap)
 
 
+def add_swap_arguments(p: argparse.ArgumentParser) -> None:
+    """The swap options shared by the photo and video command lines."""
+    p.add_argument("--regions", default="face", help="comma-separated: face, eyes, brows, nose, mouth")
+    p.add_argument("--target-face", default="all", help="all, largest, similar (needs --reference), or an index (0 = first)")
+    p.add_argument("--reference", default=None, help="photo of the person to replace, for --target-face similar")
+    p.add_argument("--source-face", default="largest", help="largest or a face index")
+    p.add_argument("--strength", type=float, default=SwapOptions.strength)
+    p.add_argument("--softness", type=float, default=SwapOptions.softness)
+    p.add_argument("--detail", type=float, default=SwapOptions.detail, help="0..1: add back the source's quantization residual")
+    p.add_argument("--no-color-correction", action="store_true")
+    p.add_argument("--harmonize", action="store_true", help="resample seam codes with the code transformer")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--weights", default=None, help="weights folder or Hub repo id (default: weights/)")
+
+
+def options_from_args(args: argparse.Namespace) -> SwapOptions:
+    return SwapOptions(
+        regions=tuple(r.strip() for r in args.regions.split(",") if r.strip()),
+        target_face=args.target_face,
+        source_face=args.source_face,
+        strength=args.strength,
+        softness=args.softness,
+        detail=args.detail,
+        color_correction=not args.no_color_correction,
+        harmonize=args.harmonize,
+        seed=args.seed,
+    )
+
+
 def main(argv=None) -> int:
     from .images import save_image_atomic
 
@@ -272,28 +301,10 @@ def main(argv=None) -> int:
     p.add_argument("source", help="photo with the face to use (A)")
     p.add_argument("target", help="photo whose face is replaced (B)")
     p.add_argument("-o", "--output", required=True, help="output image (.png or .jpg)")
-    p.add_argument("--regions", default="face", help="comma-separated: face, eyes, brows, nose, mouth")
-    p.add_argument("--target-face", default="all", help="all, largest, similar (needs --reference), or a face index (0 = most confident)")
-    p.add_argument("--reference", default=None, help="photo of the person to replace, for --target-face similar")
-    p.add_argument("--source-face", default="largest", help="largest or a face index")
-    p.add_argument("--strength", type=float, default=1.0)
-    p.add_argument("--softness", type=float, default=0.08)
-    p.add_argument("--no-color-correction", action="store_true")
-    p.add_argument("--harmonize", action="store_true", help="resample seam codes with the code transformer")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--weights", default=None, help="weights folder or Hub repo id (default: weights/)")
+    add_swap_arguments(p)
     p.add_argument("--max-megapixels", type=float, default=DEFAULT_MAX_PIXELS / 1e6)
     args = p.parse_args(argv)
-    options = SwapOptions(
-        regions=tuple(r.strip() for r in args.regions.split(",") if r.strip()),
-        target_face=args.target_face,
-        source_face=args.source_face,
-        strength=args.strength,
-        softness=args.softness,
-        color_correction=not args.no_color_correction,
-        harmonize=args.harmonize,
-        seed=args.seed,
-    )
+    options = options_from_args(args)
     try:
         options.validate()
         pipe = FaceSwapPipeline.from_pretrained(args.weights, max_pixels=int(args.max_megapixels * 1e6))

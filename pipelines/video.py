@@ -28,7 +28,17 @@ from models import WeightsError
 
 from .faces import align_face
 from .images import ImageError
-from .swap import FaceSwapPipeline, NoFaceError, SwapOptions, input_label, pick_faces, provenance, to_tensor
+from .swap import (
+    FaceSwapPipeline,
+    NoFaceError,
+    SwapOptions,
+    add_swap_arguments,
+    input_label,
+    options_from_args,
+    pick_faces,
+    provenance,
+    to_tensor,
+)
 from .tracking import FaceTracker
 
 
@@ -253,30 +263,14 @@ def main(argv=None) -> int:
     p.add_argument("source", help="photo with the face to use")
     p.add_argument("video", help="input video")
     p.add_argument("-o", "--output", required=True, help="output .mp4")
-    p.add_argument("--regions", default="face")
-    p.add_argument("--target-face", default="all", help="all, largest, similar (needs --reference), or N: the N-th person to appear")
-    p.add_argument("--reference", default=None, help="photo of the person to replace, for --target-face similar")
-    p.add_argument("--source-face", default="largest")
-    p.add_argument("--strength", type=float, default=1.0)
-    p.add_argument("--softness", type=float, default=0.08)
-    p.add_argument("--no-color-correction", action="store_true")
-    p.add_argument("--harmonize", action="store_true")
+    add_swap_arguments(p)
     p.add_argument("--detect-every", type=int, default=2, help="run the detector every k-th frame; track in between")
     p.add_argument("--no-smoothing", action="store_true")
     p.add_argument("--max-seconds", type=float, default=VideoLimits.max_seconds)
     p.add_argument("--max-frames", type=int, default=VideoLimits.max_frames)
     p.add_argument("--max-megapixels", type=float, default=VideoLimits.max_pixels / 1e6)
-    p.add_argument("--weights", default=None)
     args = p.parse_args(argv)
-    options = SwapOptions(
-        regions=tuple(r.strip() for r in args.regions.split(",") if r.strip()),
-        target_face=args.target_face,
-        source_face=args.source_face,
-        strength=args.strength,
-        softness=args.softness,
-        color_correction=not args.no_color_correction,
-        harmonize=args.harmonize,
-    )
+    options = options_from_args(args)
     limits = VideoLimits(args.max_seconds, args.max_frames, int(args.max_megapixels * 1e6))
     bar = tqdm(unit="frame", desc="swap")
 
