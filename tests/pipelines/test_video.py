@@ -137,3 +137,17 @@ def test_cli_error_for_unreadable_video(tmp_path):
                        cwd=ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert r.returncode != 0 and "notavideo.mp4" in r.stderr and "Traceback" not in r.stderr
     assert not out.exists()
+
+
+def test_vertical_and_variable_frame_rate_videos(pipe, tmp_path):
+    vertical = tmp_path / "vertical.mp4"
+    landscape = VIDEOS / "stage_speech_hamilton_clip.mp4"  # 640x360 -> 360x640
+    subprocess.run([FFMPEG, "-v", "error", "-i", str(landscape), "-vf", "transpose=1", "-t", "1", str(vertical)], check=True)
+    r = pipe(photo("man_portrait_flags_720p.jpg"), vertical, tmp_path / "v_out.mp4")
+    meta, n = count_frames(tmp_path / "v_out.mp4")
+    assert meta["size"] == count_frames(vertical)[0]["size"] and meta["size"][1] > meta["size"][0] and n == r.frames
+    vfr = tmp_path / "vfr.mp4"  # timestamps stretched irregularly: a variable frame rate stream
+    stretch = "setpts='N/25/TB+0.03*mod(N,3)/TB'"
+    subprocess.run([FFMPEG, "-v", "error", "-i", str(SHORT), "-vf", stretch, "-fps_mode", "vfr", "-t", "2", str(vfr)], check=True)
+    r = pipe(photo("man_portrait_flags_720p.jpg"), vfr, tmp_path / "vfr_out.mp4")
+    assert r.frames > 10 and count_frames(tmp_path / "vfr_out.mp4")[1] == r.frames
