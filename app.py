@@ -26,7 +26,7 @@ from pipelines.images import ImageError, save_image_atomic
 from pipelines.sampling import SamplingPipeline, grid
 from pipelines.swap import FaceSwapPipeline, NoFaceError, SwapOptions, provenance
 from pipelines.video import VideoError, VideoLimits, VideoSwapPipeline
-from pipelines.visualize import code_map_image, mask_image, upscale, usage_chart
+from pipelines.visualize import code_map_image, mask_image, upscale, usage_chart, zoom
 
 try:  # ZeroGPU on Hugging Face Spaces; a no-op everywhere else
     import spaces
@@ -195,7 +195,7 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
             family, int(n), int(seed), float(temperature), float(truncation) if truncation else None,
             int(top_k) if top_k else None, float(top_p) if top_p and top_p < 1 else None,
         )  # fmt: skip
-        return save_png(upscale(grid(images, columns=min(8, int(n))), 2 * grid(images, columns=min(8, int(n))).shape[0]))
+        return save_png(zoom(grid(images, columns=min(8, int(n))), 2))
 
     @gpu
     @friendly_errors
@@ -210,7 +210,7 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
         need(photo_a, "the first photo")
         need(photo_b, "the second photo")
         frames = sampler.interpolate(photo_a, photo_b, family, int(steps), mode)
-        return save_png(upscale(grid(frames, columns=len(frames)), 2 * frames.shape[1]))
+        return save_png(zoom(grid(frames, columns=len(frames)), 2))
 
     @gpu
     @friendly_errors

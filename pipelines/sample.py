@@ -13,6 +13,7 @@ from models import WeightsError
 from .images import ImageError, save_image_atomic
 from .sampling import FAMILIES, SamplingPipeline, grid
 from .swap import provenance
+from .visualize import zoom
 
 
 def main(argv=None) -> int:
@@ -31,7 +32,7 @@ def main(argv=None) -> int:
     try:
         pipe = SamplingPipeline.from_pretrained(args.weights)
         images = pipe.sample(args.family, args.n, args.seed, args.temperature, args.truncation, args.top_k, args.top_p)
-        sheet = grid(images).repeat(args.upscale, 0).repeat(args.upscale, 1)
+        sheet = zoom(grid(images), args.upscale)
         save_image_atomic(sheet, args.output, text=provenance())
     except (ValueError, WeightsError, ImageError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -36,7 +36,11 @@ def usage_chart(usage: np.ndarray, height: int = 160) -> np.ndarray:
     return img
 
 
+def zoom(image: np.ndarray, factor: int) -> np.ndarray:
+    """Nearest-neighbour enlargement by an integer factor: no invented detail."""
+    return image.repeat(factor, 0).repeat(factor, 1)
+
+
 def upscale(image: np.ndarray, size: int = 256) -> np.ndarray:
-    """Small crops shown at a readable size (nearest neighbour: no invented detail)."""
-    f = max(1, size // image.shape[0])
-    return image.repeat(f, 0).repeat(f, 1)
+    """Small crops shown at about `size` pixels high."""
+    return zoom(image, max(1, size // image.shape[0]))
