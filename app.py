@@ -101,7 +101,7 @@ def model_cards() -> str:
     for name in ("vqgan", "transformer", "ae", "vae", "gan"):
         card = ROOT / "weights" / name / "README.md"
         if card.is_file():
-            text = card.read_text(encoding="utf-8")
+            text = card.read_text(encoding="utf-8").replace("![samples](samples.png)", f"(grid: weights/{name}/samples.png)")
             parts.append(f"<details><summary><b>{name}</b></summary>\n\n{text}\n\n</details>")
     return "\n\n".join(parts) or "No model cards found."
 
