@@ -77,6 +77,7 @@ def main(argv=None) -> int:
     p.add_argument("--harmonize", action="store_true")
     p.add_argument("--regions", default="face")
     p.add_argument("--detail", type=float, default=None, help="override SwapOptions.detail")
+    p.add_argument("--no-references", action="store_true", help="measure CodeSwap only")
     args = p.parse_args(argv)
     pipe = FaceSwapPipeline.from_pretrained()
     opts = SwapOptions(regions=tuple(args.regions.split(",")), harmonize=args.harmonize, target_face="largest")
@@ -95,16 +96,17 @@ def main(argv=None) -> int:
         swapped = pipe(images[a], images[b], opts)
         swap = swapped.image
         seams.append(seam_ratio(pipe, swapped))
-        outputs = {
-            "B unchanged": images[b],
-            "A crop pasted (no VQGAN)": paste_source_crop(pipe, images[a], faces[a], images[b], faces[b], opts),
-            "CodeSwap": swap,
-        }
+        outputs = {"CodeSwap": swap}
+        if not args.no_references:
+            outputs["B unchanged"] = images[b]
+            outputs["A crop pasted (no VQGAN)"] = paste_source_crop(pipe, images[a], faces[a], images[b], faces[b], opts)
         for name, out in outputs.items():
             m = measure(out, faces[b], descs[a], descs[b])
             methods[name].append(m)
     rows = []
     for name, ms in methods.items():
+        if not ms:
+            continue
         found = [m for m in ms if m is not None]
         rows.append({
             "method": name,
