@@ -87,12 +87,12 @@ def need(value, what: str):
     return value
 
 
-def swap_options(regions, target_face, strength, softness, color, harmonize=False) -> SwapOptions:
+def swap_options(regions, target_face, strength, softness, color, harmonize=False, detail=1.0) -> SwapOptions:
     if not regions:
         raise gr.Error("Choose at least one face region to swap.")
     return SwapOptions(
         regions=tuple(regions), target_face=str(target_face), strength=float(strength), softness=float(softness),
-        color_correction=bool(color), harmonize=bool(harmonize),
+        color_correction=bool(color), harmonize=bool(harmonize), detail=float(detail),
     )  # fmt: skip
 
 
@@ -157,11 +157,13 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
 
     @gpu
     @friendly_errors
-    def swap_photo(source, target, regions, target_face, strength, softness, color, harmonize, reference=None, progress=gr.Progress()):
+    def swap_photo(
+        source, target, regions, target_face, strength, softness, color, harmonize, reference=None, detail=1.0, progress=gr.Progress()
+    ):
         need(source, "a source photo (the face to use)")
         need(target, "a target photo (the photo to change)")
         progress(0.1, desc="Detecting and swapping faces")
-        r = swapper(source, target, swap_options(regions, target_face, strength, softness, color, harmonize), reference=reference)
+        r = swapper(source, target, swap_options(regions, target_face, strength, softness, color, harmonize, detail), reference=reference)
         gallery = [
             (upscale(r.source_crop), "source face, aligned"),
             (upscale(r.target_crops[0]), "target face, aligned"),
@@ -177,12 +179,14 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
 
     @gpu
     @friendly_errors
-    def swap_video(source, clip, regions, target_face, strength, softness, color, detect_every, reference=None, progress=gr.Progress()):
+    def swap_video(
+        source, clip, regions, target_face, strength, softness, color, detect_every, reference=None, detail=1.0, progress=gr.Progress()
+    ):
         need(source, "a source photo (the face to use)")
         need(clip, "a video")
         out = new_output(".mp4")
         r = video(
-            source, clip, out, swap_options(regions, target_face, strength, softness, color), detect_every=int(detect_every),
+            source, clip, out, swap_options(regions, target_face, strength, softness, color, detail=detail), detect_every=int(detect_every),
             progress=lambda done, total: progress((done, total), desc="Swapping frames", unit="frames"), reference=reference,
         )  # fmt: skip
         audio = "kept" if r.has_audio else "none in the input"
@@ -258,15 +262,17 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
                     strength = gr.Slider(0, 1, value=1.0, step=0.05, label="Strength")
                     softness = gr.Slider(0, 0.3, value=0.08, step=0.01, label="Edge softness")
                     color = gr.Checkbox(value=True, label="Colour correction")
+                    detail = gr.Slider(0, 1, value=1.0, step=0.05, label="Source detail (0 = pure code exchange)")
                     harmonize = gr.Checkbox(
                         value=False, label="Harmonize seam with the transformer", interactive=swapper.transformer is not None
                     )
+                ref = gr.Image(type="filepath", label="Reference: the person to replace (for target face 'similar')", height=160)
             go = gr.Button("Swap", variant="primary", elem_id="swap-button")
             info = gr.Markdown()
             steps = gr.Gallery(label="Intermediates", columns=8, height="auto")
             go.click(
                 swap_photo,
-                [src, tgt, regions, target_face, strength, softness, color, harmonize],
+                [src, tgt, regions, target_face, strength, softness, color, harmonize, ref, detail],
                 [out, steps, info],
                 api_name="swap_photo",
             )
@@ -294,11 +300,15 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
                     vstrength = gr.Slider(0, 1, value=1.0, step=0.05, label="Strength")
                     vsoft = gr.Slider(0, 0.3, value=0.08, step=0.01, label="Edge softness")
                     vcolor = gr.Checkbox(value=True, label="Colour correction")
+                    vdetail = gr.Slider(0, 1, value=1.0, step=0.05, label="Source detail (0 = pure code exchange)")
                 vref = gr.Image(type="filepath", label="Reference: the person to replace (for 'similar')", height=160)
             vgo = gr.Button("Swap video", variant="primary", elem_id="video-button")
             vinfo = gr.Markdown()
             vgo.click(
-                swap_video, [vsrc, vin, vregions, vtarget, vstrength, vsoft, vcolor, vdetect, vref], [vout, vinfo], api_name="swap_video"
+                swap_video,
+                [vsrc, vin, vregions, vtarget, vstrength, vsoft, vcolor, vdetect, vref, vdetail],
+                [vout, vinfo],
+                api_name="swap_video",
             )
 
         with gr.Tab("Sample", id="sample"):
