@@ -116,7 +116,8 @@ def evaluate(family: str, weights: Path, data: Path, limit: int, n_samples: int,
             result["perplexity"] = float(torch.exp(-(p * p.log()).sum()))
     if family == "transformer":
         codes = torch.cat(reconstruct(vqgan, "vqgan", faces)[1]).flatten(1)
-        nll = sum(float(model.loss(codes[i : i + 64])[0]) * len(codes[i : i + 64]) for i in range(0, len(codes), 64)) / len(codes)
+        with torch.no_grad():
+            nll = sum(float(model.loss(codes[i : i + 64])[0]) * len(codes[i : i + 64]) for i in range(0, len(codes), 64)) / len(codes)
         result["bits_per_token"] = nll / math.log(2)
     if family in ("vae", "gan", "transformer") and n_samples:
         real = describe_crops(faces[: 2 * n_samples])
