@@ -34,7 +34,7 @@ def output(model, family, x):
     model.eval()
     with torch.no_grad():
         if family == "transformer":
-            return model(x)[0]
+            return model(x)
         if family == "vqgan":
             return model.decode_indices(model.encode_to_indices(x))
         return model(x)

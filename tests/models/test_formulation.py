@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from models import GAN, VAE, VQGAN, Autoencoder, CodeTransformer
 from models.autoencoder import weight_parameters
 from models.gan import discriminator_loss, generator_loss
+from models.transformer import Linear
 from models.vae import kl_to_standard_normal
 
 from .tiny import TINY
@@ -135,7 +136,7 @@ def test_gan_losses_equal_hand_computed_values():
 def test_transformer_loss_is_mean_negative_log_likelihood():
     model = CodeTransformer(TINY["transformer"])
     codes = torch.randint(0, 32, (2, 16))
-    logits, _ = model(model.with_start(codes))
+    logits = model(model.with_start(codes))
     nll = -F.log_softmax(logits, -1).gather(2, codes[:, :, None]).mean()
     loss, logs = model.loss(codes)
     assert torch.allclose(loss, nll)
@@ -147,8 +148,8 @@ def test_transformer_is_causal():
     a = torch.randint(0, 32, (1, 16))
     b = a.clone()
     b[0, 10:] = (b[0, 10:] + 1) % 32
-    la, _ = model(a)
-    lb, _ = model(b)
+    la = model(a)
+    lb = model(b)
     assert torch.allclose(la[0, :10], lb[0, :10], atol=1e-6)
     assert not torch.allclose(la[0, 10:], lb[0, 10:])
 
@@ -161,6 +162,23 @@ def test_kv_cache_sampling_equals_the_uncached_path():
         assert torch.equal(a, b)
     c = model.sample(4, generator=torch.Generator().manual_seed(8))
     assert not torch.equal(a, c)
+
+
+def test_inference_linear_matches_nn_linear_and_follows_weight_updates():
+    torch.manual_seed(0)
+    fast, reference = Linear(8, 5), torch.nn.Linear(8, 5)
+    reference.load_state_dict(fast.state_dict())
+    x = torch.randn(3, 2, 8)
+    with torch.no_grad():
+        assert torch.allclose(fast(x), reference(x), atol=1e-6)
+    # after an optimizer step the cached transposed weight is rebuilt, not reused
+    loss = fast(x).square().sum()
+    loss.backward()
+    torch.optim.SGD(fast.parameters(), lr=0.1).step()
+    reference.load_state_dict(fast.state_dict())
+    with torch.no_grad():
+        assert torch.allclose(fast(x), reference(x), atol=1e-6)
+        assert set(fast.state_dict()) == {"weight", "bias"}
 
 
 def test_completion_keeps_the_given_codes():
