@@ -65,6 +65,33 @@ def friendly_errors(fn):
     return wrapper
 
 
+class PhotoUpload(gr.Image):
+    """gr.Image that hands the uploaded file to CodeSwap's loader as it is.
+
+    gr.Image decodes uploads itself first: a file that is not an image or a decompression bomb then
+    fails inside Gradio with a generic error, and a 16-bit PNG is clipped to 8 bits (white). Passing
+    the path on lets pipelines.images.load_image decode it and name any problem. The browser side
+    is gr.Image's (is_template); pasted or webcam images arrive as data URLs and take gr.Image's path.
+    """
+
+    is_template = True
+
+    @classmethod
+    def get_component_class_id(cls) -> str:
+        return gr.Image.get_component_class_id()  # the browser loads gr.Image's front end for it
+
+    def __init__(self, **kwargs):
+        super().__init__(type="filepath", image_mode=None, **kwargs)
+
+    def get_config(self, cls=None):
+        return super().get_config(gr.Image)  # the browser's properties are gr.Image's (read from its signature)
+
+    def preprocess(self, payload):
+        if payload is not None and payload.path is not None and not (payload.url or "").startswith("data:"):
+            return payload.path
+        return super().preprocess(payload)
+
+
 def new_output(suffix: str) -> Path:
     """A fresh output path; outputs older than OUTPUT_MAX_AGE are removed on the way."""
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
@@ -237,11 +264,8 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
         )
         with gr.Tab("Swap photos", id="swap"):
             with gr.Row():
-                src = gr.Image(
-                    type="filepath", label="Source: the face to use (A)", sources=["upload", "webcam", "clipboard"], elem_id="swap-source"
-                )
-                tgt = gr.Image(
-                    type="filepath",
+                src = PhotoUpload(label="Source: the face to use (A)", sources=["upload", "webcam", "clipboard"], elem_id="swap-source")
+                tgt = PhotoUpload(
                     label="Target: the photo to change (B)",
                     sources=["upload", "webcam", "clipboard"],
                     elem_id="swap-target",
@@ -266,7 +290,7 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
                     harmonize = gr.Checkbox(
                         value=False, label="Harmonize seam with the transformer", interactive=swapper.transformer is not None
                     )
-                ref = gr.Image(type="filepath", label="Reference: the person to replace (for target face 'similar')", height=160)
+                ref = PhotoUpload(label="Reference: the person to replace (for target face 'similar')", height=160)
             go = gr.Button("Swap", variant="primary", elem_id="swap-button")
             info = gr.Markdown()
             steps = gr.Gallery(label="Intermediates", columns=8, height="auto")
@@ -286,22 +310,20 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
 
         with gr.Tab("Swap video", id="video"):
             with gr.Row():
-                vsrc = gr.Image(
-                    type="filepath", label="Source: the face to use", sources=["upload", "webcam", "clipboard"], elem_id="video-source"
-                )
+                vsrc = PhotoUpload(label="Source: the face to use", sources=["upload", "webcam", "clipboard"], elem_id="video-source")
                 vin = gr.Video(label="Video", sources=["upload"], elem_id="video-input")
                 vout = gr.Video(label="Result (with the original audio)", interactive=False, elem_id="video-result", buttons=["download"])
             with gr.Accordion("Options", open=False):
                 with gr.Row():
                     vregions = gr.CheckboxGroup(region_names, value=["face"], label="Face regions to swap")
                     vtarget = gr.Dropdown(face_choices, value="all", label="Faces to swap (N = the N-th person to appear)")
-                    vdetect = gr.Slider(1, 5, value=2, step=1, label="Detect every k-th frame (track in between)")
+                    vdetect = gr.Slider(1, 5, value=3, step=1, label="Detect every k-th frame (track in between)")
                 with gr.Row():
                     vstrength = gr.Slider(0, 1, value=1.0, step=0.05, label="Strength")
                     vsoft = gr.Slider(0, 0.3, value=0.08, step=0.01, label="Edge softness")
                     vcolor = gr.Checkbox(value=True, label="Colour correction")
                     vdetail = gr.Slider(0, 1, value=1.0, step=0.05, label="Source detail (0 = pure code exchange)")
-                vref = gr.Image(type="filepath", label="Reference: the person to replace (for 'similar')", height=160)
+                vref = PhotoUpload(label="Reference: the person to replace (for 'similar')", height=160)
             vgo = gr.Button("Swap video", variant="primary", elem_id="video-button")
             vinfo = gr.Markdown()
             vgo.click(
@@ -328,13 +350,13 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
         with gr.Tab("Explore", id="explore"):
             gr.Markdown("### Reconstruction by every model")
             with gr.Row():
-                rin = gr.Image(type="filepath", label="A photo with a face")
+                rin = PhotoUpload(label="A photo with a face")
                 rout = gr.Gallery(label="input · ae · vae · vqgan", columns=4, height="auto")
             gr.Button("Reconstruct").click(reconstruct, rin, rout, api_name="reconstruct")
             gr.Markdown("### Interpolation between two faces")
             with gr.Row():
-                ia = gr.Image(type="filepath", label="First face")
-                ib = gr.Image(type="filepath", label="Second face")
+                ia = PhotoUpload(label="First face")
+                ib = PhotoUpload(label="Second face")
                 with gr.Column():
                     ifam = gr.Radio(["ae", "vae", "vqgan"], value="vae", label="Latent space")
                     isteps = gr.Slider(2, 16, value=8, step=1, label="Steps")
@@ -343,7 +365,7 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
             gr.Button("Interpolate").click(interpolate, [ia, ib, ifam, isteps, imode], iout, api_name="interpolate")
             gr.Markdown("### Transformer completion: keep part of a face's codes, sample the rest")
             with gr.Row():
-                cin = gr.Image(type="filepath", label="A photo with a face")
+                cin = PhotoUpload(label="A photo with a face")
                 with gr.Column():
                     ckeep = gr.Dropdown(["top"] + region_names, value="top", label="Keep the top half, or resample this region")
                     cn = gr.Slider(1, 8, value=4, step=1, label="Variations")

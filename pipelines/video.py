@@ -39,7 +39,7 @@ from .swap import (
     provenance,
     to_tensor,
 )
-from .tracking import FaceTracker
+from .tracking import FaceTracker, ShotSmoother
 
 
 class VideoError(ValueError):
@@ -78,6 +78,9 @@ def probe(path: Path, limits: VideoLimits) -> dict:
         meta = next(reader)
         reader.close()
     except (RuntimeError, OSError, StopIteration) as e:
+        log = str(e)
+        if "Stream #" in log and "Video:" not in log:  # ffmpeg read the file and listed only audio/data streams
+            raise VideoError(f"{path.name}: no video stream (the file holds only audio or data), so no frames to swap") from None
         raise VideoError(
             f"{path.name}: not a readable video ({str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__})"
         ) from None
@@ -121,7 +124,7 @@ class VideoSwapPipeline:
         video: str | os.PathLike,
         output: str | os.PathLike,
         options: SwapOptions | None = None,
-        detect_every: int = 2,
+        detect_every: int = 3,
         batch_size: int = 8,
         smoothing: bool = True,
         progress: Callable[[int, int], None] | None = None,
@@ -158,7 +161,8 @@ class VideoSwapPipeline:
         has_audio = "audio_codec" in meta
         tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp.mp4")
         output.parent.mkdir(parents=True, exist_ok=True)
-        tracker = FaceTracker(sw.detector, detect_every=detect_every, min_face=opts.min_face, smoothing=smoothing)
+        tracker = FaceTracker(sw.detector, detect_every=detect_every, min_face=opts.min_face)
+        smoother = ShotSmoother(window=7 if smoothing else 1)
         writer = None
         frames = with_faces = 0
         try:
@@ -180,12 +184,12 @@ class VideoSwapPipeline:
             reader = imageio_ffmpeg.read_frames(str(video))
             next(reader)
             w, h = meta["size"]
-            pending: list[tuple[np.ndarray, list]] = []  # frames waiting for the batched VQGAN pass
+            pending: list[tuple[np.ndarray, list[np.ndarray]]] = []  # (frame, landmarks of each face to swap) for the batched VQGAN pass
 
             def flush():
                 nonlocal with_faces
                 t = time.perf_counter()
-                crops = [(fi, align_face(frame, tr.smoothed, sw.size)) for fi, (frame, tracks) in enumerate(pending) for tr in tracks]
+                crops = [(fi, align_face(frame, points, sw.size)) for fi, (frame, faces) in enumerate(pending) for points in faces]
                 times["align"] += time.perf_counter() - t
                 decoded = []
                 if crops:
@@ -216,24 +220,29 @@ class VideoSwapPipeline:
                     raise Cancelled("cancelled")
                 frame = np.frombuffer(raw, np.uint8).reshape(h, w, 3)
                 t = time.perf_counter()
-                tracks = tracker.update(frame, frames / fps)
+                tracks = tracker.update(frame)
                 if opts.target_face == "similar":
                     for tr in tracks:
                         if tr.id not in similarity:
-                            crop = align_face(frame, tr.smoothed, sw.size)[0]
+                            crop = align_face(frame, tr.landmarks, sw.size)[0]
                             similarity[tr.id] = float(sw.face_signature([crop])[0] @ ref_signature)
-                    tracks = [max(tracks, key=lambda tr: similarity[tr.id])] if tracks else []
+                    chosen = [max(tracks, key=lambda tr: similarity[tr.id])] if tracks else []
                 else:
-                    tracks = self._select(tracks, opts.target_face)
+                    chosen = self._select(tracks, opts.target_face)
+                # every track feeds the smoother (its fit uses neighbouring frames); only the chosen are swapped
+                ready = smoother.push((frame, [tr.id for tr in chosen]), {tr.id: tr.landmarks for tr in tracks}, tracker.shot)
                 times["track"] += time.perf_counter() - t
-                pending.append((frame, tracks))
                 frames += 1
                 if frames > self.limits.max_frames:
                     raise VideoError(f"{video.name}: more than {self.limits.max_frames} frames, over the limit")
+                for (ready_frame, ids), smoothed in ready:
+                    pending.append((ready_frame, [smoothed[i] for i in ids]))
                 if len(pending) >= batch_size:
                     flush()
                     if progress:
                         progress(frames, max(total, frames))
+            for (ready_frame, ids), smoothed in smoother.flush():
+                pending.append((ready_frame, [smoothed[i] for i in ids]))
             flush()
             if frames == 0:
                 raise VideoError(f"{video.name}: the video has no frames")
@@ -264,7 +273,7 @@ def main(argv=None) -> int:
     p.add_argument("video", help="input video")
     p.add_argument("-o", "--output", required=True, help="output .mp4")
     add_swap_arguments(p)
-    p.add_argument("--detect-every", type=int, default=2, help="run the detector every k-th frame; track in between")
+    p.add_argument("--detect-every", type=int, default=3, help="run the detector every k-th frame; track in between")
     p.add_argument("--no-smoothing", action="store_true")
     p.add_argument("--max-seconds", type=float, default=VideoLimits.max_seconds)
     p.add_argument("--max-frames", type=int, default=VideoLimits.max_frames)

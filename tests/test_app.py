@@ -103,6 +103,14 @@ def test_browser_photo_and_video_swap(app_url, tmp_path):
         assert "codeswap-" in result.get_attribute("src")
         page.screenshot(path=str(tmp_path / "photo.png"))
 
+        # a file that is not an image, uploaded in the browser: our message, not a stack trace
+        (tmp_path / "notes.jpg").write_bytes(b"shopping list: eggs, milk" * 20)
+        page.locator("#swap-source button[aria-label='Remove Image']").click()
+        page.locator("#swap-source input[type=file]").set_input_files(str(tmp_path / "notes.jpg"))
+        page.click("#swap-button")
+        toast = page.wait_for_selector(".toast-body", timeout=60_000)
+        assert "not an image" in toast.inner_text() and "Traceback" not in page.content()
+
         page.get_by_role("tab", name="Swap video").click()
         page.locator("#video-source input[type=file]").set_input_files(str(photo("woman_redhair_wide.jpg")))
         page.locator("#video-input input[type=file]").set_input_files(str(VIDEOS / "person_waving_frontal_short.mp4"))

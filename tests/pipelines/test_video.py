@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from pipelines.swap import FaceSwapPipeline
-from pipelines.tracking import FaceTracker, OneEuroFilter
+from pipelines.tracking import FaceTracker, ShotSmoother
 from pipelines.video import Cancelled, VideoError, VideoLimits, VideoSwapPipeline
 
 from ..conftest import ROOT, VIDEOS, photo
@@ -84,7 +84,7 @@ def test_corrupt_video_is_a_clear_error(pipe, tmp_path):
 def test_audio_only_file_has_no_video_stream(pipe, tmp_path):
     audio = tmp_path / "silence.mp4"
     subprocess.run([FFMPEG, "-v", "error", "-f", "lavfi", "-i", "anullsrc=r=44100:cl=mono", "-t", "1", str(audio)], check=True)
-    with pytest.raises(VideoError, match="silence.mp4"):
+    with pytest.raises(VideoError, match="silence.mp4: no video stream"):
         pipe(photo("man_portrait_flags_720p.jpg"), audio, tmp_path / "out.mp4")
     assert not (tmp_path / "out.mp4").exists()
 
@@ -107,14 +107,35 @@ def test_cancel_leaves_no_output(pipe, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_one_euro_filter_removes_jitter_but_follows_motion():
+def smooth_all(smoother: ShotSmoother, observations: list[tuple[dict, int]]) -> list[tuple[int, dict]]:
+    out = []
+    for i, (observed, shot) in enumerate(observations):
+        out += smoother.push(i, observed, shot)
+    return out + smoother.flush()
+
+
+def test_shot_smoother_removes_noise_without_lag():
     rng = np.random.default_rng(0)
-    f = OneEuroFilter()
-    still = [f(np.array([100.0]) + rng.normal(0, 2, 1), t / 30) for t in range(60)]
-    assert np.std(np.diff(np.array(still[10:]).ravel())) < 0.5 * np.std(np.diff(rng.normal(0, 2, 50)))
-    g = OneEuroFilter()
-    moving = [g(np.array([10.0 * t]), t / 30) for t in range(60)]
-    assert abs(moving[-1][0] - 590.0) < 15.0  # lag under 1.5 frames of motion
+    t = np.arange(90, dtype=np.float64)
+    path = np.stack([3.0 * t + 0.05 * t**2, 200 - 2.0 * t], 1)  # accelerating motion, pixels
+    true = path[:, None, :] + np.zeros((5, 2))
+    noisy = true + rng.normal(0, 2.0, true.shape)
+    out = smooth_all(ShotSmoother(window=7), [({0: noisy[i]}, 0) for i in range(90)])
+    assert [i for i, _ in out] == list(range(90))  # every frame, once, in order
+    smoothed = np.stack([s[0] for _, s in out])
+    inner = slice(3, -3)
+    assert np.abs(smoothed - true)[inner].mean() < 0.6 * np.abs(noisy - true)[inner].mean()  # noise reduced
+    assert abs((smoothed - true)[inner].mean()) < 0.2  # no lag: errors centred on zero despite the motion
+    assert np.array_equal(smooth_all(ShotSmoother(window=1), [({0: noisy[i]}, 0) for i in range(5)])[2][1][0], noisy[2])
+
+
+def test_shot_smoother_does_not_mix_shots_or_people():
+    a, b = np.zeros((5, 2)), np.full((5, 2), 500.0)
+    observations = [({0: a}, 0)] * 5 + [({0: b}, 1)] * 5  # same identity, a cut between frames 4 and 5
+    out = smooth_all(ShotSmoother(window=7), observations)
+    assert all(np.allclose(s[0], a) for _, s in out[:5]) and all(np.allclose(s[0], b) for _, s in out[5:])
+    two = smooth_all(ShotSmoother(window=7), [({0: a, 1: b}, 0)] * 6)
+    assert all(np.allclose(s[0], a) and np.allclose(s[1], b) for _, s in two)
 
 
 def test_tracker_keeps_one_identity_for_one_person():
@@ -123,9 +144,9 @@ def test_tracker_keeps_one_identity_for_one_person():
     meta = next(reader)
     w, h = meta["size"]
     ids = set()
-    for i, raw in enumerate(reader):
+    for raw in reader:
         frame = np.frombuffer(raw, np.uint8).reshape(h, w, 3)
-        ids |= {t.id for t in tracker.update(frame, i / meta["fps"])}
+        ids |= {t.id for t in tracker.update(frame)}
     assert ids == {0}
 
 
