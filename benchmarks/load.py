@@ -4,8 +4,9 @@
 
 Starts `python app.py` on a free loopback port, then fires --clients threads each doing --swaps
 photo swaps, plus --videos video swaps at the same time. Reports errors, p50/p95 latency per kind,
-and the app process's peak resident memory (VmHWM). Every request loop is bounded; the app is
-stopped at the end.
+the app process's peak resident memory (VmHWM), and what the requests left on disk: no
+half-written temporaries, only the finished outputs kept for download. Every request loop is
+bounded; the app is stopped at the end.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 from gradio_client import Client, handle_file
@@ -32,8 +35,6 @@ def free_port() -> int:
 
 
 def peak_rss_mb(pid: int) -> float:
-    from pathlib import Path
-
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
@@ -47,7 +48,9 @@ def main(argv=None) -> int:
     p.add_argument("--videos", type=int, default=2)
     args = p.parse_args(argv)
     port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
+    temp = Path(tempfile.mkdtemp(prefix="codeswap-load-"))  # the app's GRADIO_TEMP_DIR: uploads and outputs
+    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False",
+           "GRADIO_TEMP_DIR": str(temp)}  # fmt: skip
     app = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -80,7 +83,7 @@ def main(argv=None) -> int:
             t = time.perf_counter()
             try:
                 clip = handle_file(VIDEOS / "person_waving_frontal_short.mp4")
-                c.predict(handle_file(PHOTOS / sources[i % 4]), clip, ["face"], "all", 1.0, 0.08, True, 2, api_name="/swap_video")
+                c.predict(handle_file(PHOTOS / sources[i % 4]), clip, ["face"], "all", 1.0, 0.08, True, 3, api_name="/swap_video")
                 return [("video", time.perf_counter() - t, None)]
             except Exception as e:
                 return [("video", time.perf_counter() - t, str(e))]
@@ -103,6 +106,11 @@ def main(argv=None) -> int:
                 print(f"{kind} error: {e}")
         print(table(rows, f"Load: {args.clients} clients x {args.swaps} photo swaps + {args.videos} video swaps at once, in {wall:.0f} s"))
         print(f"\napp peak RSS: {peak_rss_mb(app.pid):.0f} MB (idle after start-up: {idle_mb:.0f} MB); {machine()}")
+        files = [f for f in temp.rglob("*") if f.is_file()]
+        outputs = [f for f in files if f.parent.name == "codeswap-outputs"]
+        partial = [f for f in files if ".tmp" in f.name]
+        print(f"left in GRADIO_TEMP_DIR: {len(outputs)} finished outputs (kept 1 h for download), {len(files) - len(outputs)} uploads "
+              f"(Gradio's cache), {len(partial)} half-written temporaries")  # fmt: skip
     finally:
         app.terminate()
         app.wait(timeout=30)

@@ -42,10 +42,20 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
+def app_temp(tmp_path_factory) -> Path:
+    """The app's GRADIO_TEMP_DIR: Gradio's upload cache, and our outputs in codeswap-outputs/."""
+    return tmp_path_factory.mktemp("gradio")
+
+
+def app_files(temp: Path) -> list[Path]:
+    return sorted(f for f in temp.rglob("*") if f.is_file())
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory, app_temp):
     port = free_port()
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False",
-           "GRADIO_TEMP_DIR": str(tmp_path_factory.mktemp("gradio"))}  # fmt: skip
+           "GRADIO_TEMP_DIR": str(app_temp)}  # fmt: skip
     log = tmp_path_factory.mktemp("log") / "app.log"
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)

@@ -13,7 +13,7 @@ import pytest
 from gradio_client import handle_file
 from PIL import Image
 
-from .conftest import ROOT, VIDEOS, photo
+from .conftest import ROOT, VIDEOS, app_files, photo
 
 GOOD_TARGET = "woman_redhair_wide.jpg"
 
@@ -96,10 +96,16 @@ def test_cli(inputs, case, role, tmp_path):
 APP_CASES = CASES
 
 
+def outputs_of(temp):
+    return [f for f in app_files(temp) if f.parent.name == "codeswap-outputs"]
+
+
 @pytest.mark.parametrize("case", APP_CASES)
-def test_app(client, inputs, case):
+def test_app(client, app_temp, inputs, case):
     path, expect = inputs[case]
+    before = path.read_bytes()
     args = (handle_file(photo("man_portrait_flags_720p.jpg")), handle_file(path), ["face"], "all", 1.0, 0.08, True, False)
+    kept = outputs_of(app_temp)
     if expect == "ok":
         image, _, info = client.predict(*args, api_name="/swap_photo")
         assert "swapped" in info and Image.open(image).size[0] > 0
@@ -107,6 +113,9 @@ def test_app(client, inputs, case):
         with pytest.raises(Exception) as err:
             client.predict(*args, api_name="/swap_photo")
         assert expect in str(err.value) and "Traceback" not in str(err.value)
+        assert outputs_of(app_temp) == kept  # a failed request writes no output
+    assert path.read_bytes() == before
+    assert not [f for f in app_files(app_temp) if ".tmp" in f.name]  # nothing half-written is left behind
 
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
@@ -164,9 +173,10 @@ def test_video_cli(videos, case, tmp_path):
 
 
 @pytest.mark.parametrize("case", VIDEO_CASES)
-def test_video_app(client, videos, case):
+def test_video_app(client, app_temp, videos, case):
     path, expect = videos[case]
     args = (handle_file(photo(GOOD_TARGET)), handle_file(path), ["face"], "all", 1.0, 0.08, True, 3)
+    kept = outputs_of(app_temp)
     if expect == "ok":
         video, info = client.predict(*args, api_name="/swap_video")
         assert "frames" in info
@@ -174,3 +184,5 @@ def test_video_app(client, videos, case):
         with pytest.raises(Exception) as err:
             client.predict(*args, api_name="/swap_video")
         assert expect in str(err.value) and "Traceback" not in str(err.value)
+        assert outputs_of(app_temp) == kept
+    assert not [f for f in app_files(app_temp) if ".tmp" in f.name]
