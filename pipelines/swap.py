@@ -194,6 +194,7 @@ class FaceSwapPipeline:
             timings=times,
         )
 
+    @torch.no_grad()
     def face_signature(self, crops: list[np.ndarray]) -> torch.Tensor:
         """Aligned crops -> (N, D) unit vectors: the VQGAN encoder's latents inside the face region.
         A rough appearance match for picking "the same person" among a few faces; not face recognition."""

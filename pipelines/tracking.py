@@ -72,6 +72,9 @@ class Track:
     landmarks: np.ndarray  # (5, 2) landmarks in the current frame (detected, or followed by optical flow)
     size: float  # face box side, pixels
     missed: int = 0  # detection rounds without a matching detection
+    signature: np.ndarray | None = None  # appearance, (D,) unit vector, when the tracker has a describe function
+    seen: int = 1  # detections averaged into the signature
+    fresh: bool = False  # given a new id; may still turn out to be a departed person in its first detections
 
 
 class FaceTracker:
@@ -83,17 +86,23 @@ class FaceTracker:
     follow pyramidal Lucas-Kanade optical flow.
     scan_every: scan the whole frame (at most max_side pixels) every k-th frame, after a cut and
     while nothing is tracked, to find faces that appear.
+    describe: (frame, landmarks) -> unit appearance vector. With it, a face that appears (after a
+    cut, or back in view) takes the id of the departed track it resembles most, if their cosine
+    similarity is at least same_person; without it, every new appearance is a new id.
     """
 
     def __init__(self, detector=None, detect_every: int = 3, min_face: float = 24.0, cut_threshold: float = 40.0,
-                 max_side: int = 640, scan_every: int = 30):  # fmt: skip
+                 max_side: int = 640, scan_every: int = 30, describe=None, same_person: float = 0.8):  # fmt: skip
         self.detector = detector
         self.detect_every = max(1, detect_every)
         self.scan_every = max(1, scan_every)
         self.min_face = min_face
         self.cut_threshold = cut_threshold
         self.max_side = max_side  # detection resolution: video faces are rarely tiny, and time is per frame
+        self.describe = describe
+        self.same_person = same_person
         self.tracks: list[Track] = []
+        self.departed: dict[int, np.ndarray] = {}  # id -> signature of tracks no longer in view
         self.next_id = 0
         self.frame_index = 0
         self.shot = 0
@@ -106,7 +115,26 @@ class FaceTracker:
         self.prev_thumb = thumb
         return cut
 
-    def _match(self, faces: list[Face], cut: bool) -> None:
+    def _departed_match(self, signature: np.ndarray | None) -> int | None:
+        """The id of the departed track most like `signature`, if any is at least same_person alike."""
+        best, best_sim = None, self.same_person
+        for tid, old in self.departed.items():
+            if signature is not None and float(signature @ old) >= best_sim:
+                best, best_sim = tid, float(signature @ old)
+        return best
+
+    def _new_track(self, frame: np.ndarray, face: Face) -> Track:
+        """A track for a face no track matched: a departed person's id if it resembles one, else a new id."""
+        signature = self.describe(frame, face.landmarks) if self.describe is not None else None
+        tid = self._departed_match(signature)
+        fresh = tid is None
+        if fresh:
+            tid, self.next_id = self.next_id, self.next_id + 1
+        else:
+            del self.departed[tid]
+        return Track(tid, face.landmarks, face.size, signature=signature, fresh=fresh)
+
+    def _match(self, frame: np.ndarray, faces: list[Face], cut: bool) -> None:
         """Greedy nearest matching of detections to tracks by landmark centroid, within half a face."""
         pairs = []
         for ti, tr in enumerate(self.tracks):
@@ -122,14 +150,25 @@ class FaceTracker:
             used_f.add(fi)
             tr, f = self.tracks[ti], faces[fi]
             tr.landmarks, tr.size, tr.missed = f.landmarks, f.size, 0
+            if tr.signature is not None:  # the running mean over the track's detections: steadier than one frame
+                tr.seen += 1
+                mean = tr.signature + (self.describe(frame, f.landmarks) - tr.signature) / tr.seen
+                tr.signature = mean / np.linalg.norm(mean)
+                if tr.fresh and tr.seen <= 4:
+                    # one frame after a cut can look unlike the person; a few detections later it may match
+                    tid = self._departed_match(tr.signature)
+                    if tid is not None:
+                        self.departed.pop(tid)
+                        tr.id, tr.fresh = tid, False
         for ti, tr in enumerate(self.tracks):
             if ti not in used_t:
                 tr.missed += 1
-        self.tracks = [t for t in self.tracks if t.missed == 0 or (t.missed < 2 and not cut)]
+        kept = [t for t in self.tracks if t.missed == 0 or (t.missed < 2 and not cut)]
+        self.departed.update({t.id: t.signature for t in self.tracks if t not in kept and t.signature is not None})
+        self.tracks = kept
         for fi, f in enumerate(faces):
             if fi not in used_f:
-                self.tracks.append(Track(self.next_id, f.landmarks, f.size))
-                self.next_id += 1
+                self.tracks.append(self._new_track(frame, f))
 
     @staticmethod
     def _unique(faces: list[Face]) -> list[Face]:
@@ -158,10 +197,10 @@ class FaceTracker:
         cut = self._is_cut(gray)
         self.shot += cut
         if cut or self.prev_gray is None or not self.tracks or self.frame_index % self.scan_every == 0:
-            self._match(detect_faces(frame, self.detector, min_size=self.min_face, max_side=self.max_side), cut=cut)
+            self._match(frame, detect_faces(frame, self.detector, min_size=self.min_face, max_side=self.max_side), cut=cut)
         elif self.frame_index % self.detect_every == 0:
             near = [f for tr in self.tracks for f in detect_faces_near(frame, tr.landmarks.mean(0), tr.size, self.detector)]
-            self._match(self._unique([f for f in near if f.size >= self.min_face]), cut=False)
+            self._match(frame, self._unique([f for f in near if f.size >= self.min_face]), cut=False)
         else:
             self._flow(gray)
         self.prev_gray = gray

@@ -161,7 +161,11 @@ class VideoSwapPipeline:
         has_audio = "audio_codec" in meta
         tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp.mp4")
         output.parent.mkdir(parents=True, exist_ok=True)
-        tracker = FaceTracker(sw.detector, detect_every=detect_every, min_face=opts.min_face)
+
+        def describe(frame: np.ndarray, landmarks: np.ndarray) -> np.ndarray:  # re-identifies people across cuts
+            return sw.face_signature([align_face(frame, landmarks, sw.size)[0]])[0].numpy()
+
+        tracker = FaceTracker(sw.detector, detect_every=detect_every, min_face=opts.min_face, describe=describe)
         smoother = ShotSmoother(window=7 if smoothing else 1)
         writer = None
         frames = with_faces = 0

@@ -10,6 +10,7 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
+from pipelines.faces import align_face
 from pipelines.swap import FaceSwapPipeline
 from pipelines.tracking import FaceTracker, ShotSmoother
 from pipelines.video import Cancelled, VideoError, VideoLimits, VideoSwapPipeline
@@ -148,6 +149,18 @@ def test_tracker_keeps_one_identity_for_one_person():
         frame = np.frombuffer(raw, np.uint8).reshape(h, w, 3)
         ids |= {t.id for t in tracker.update(frame)}
     assert ids == {0}
+
+
+def test_tracker_keeps_the_identity_of_a_person_across_cuts(pipe):
+    """A music video: one singer, two cuts. Re-identified by appearance, he stays person 0."""
+    sw = pipe.swapper
+    describe = lambda frame, points: sw.face_signature([align_face(frame, points, sw.size)[0]])[0].numpy()  # noqa: E731
+    tracker = FaceTracker(sw.detector, describe=describe)
+    reader = imageio_ffmpeg.read_frames(str(VIDEOS / "singer_music_video_720p.mp4"))
+    w, h = next(reader)["size"]
+    ids = [tuple(t.id for t in tracker.update(np.frombuffer(raw, np.uint8).reshape(h, w, 3))) for raw in reader]
+    assert tracker.shot == 2
+    assert sum(i == (0,) for i in ids) >= 0.95 * len(ids)
 
 
 def test_cli_error_for_unreadable_video(tmp_path):
