@@ -101,10 +101,12 @@ def outputs_of(temp):
 
 
 @pytest.mark.parametrize("case", APP_CASES)
-def test_app(client, app_temp, inputs, case):
+@pytest.mark.parametrize("role", ["source", "target"])
+def test_app(client, app_temp, inputs, case, role):
     path, expect = inputs[case]
     before = path.read_bytes()
-    args = (handle_file(photo("man_portrait_flags_720p.jpg")), handle_file(path), ["face"], "all", 1.0, 0.08, True, False)
+    pair = (path, photo(GOOD_TARGET)) if role == "source" else (photo("man_portrait_flags_720p.jpg"), path)
+    args = (*map(handle_file, pair), ["face"], "all", 1.0, 0.08, True, False)
     kept = outputs_of(app_temp)
     if expect == "ok":
         image, _, info = client.predict(*args, api_name="/swap_photo")
@@ -113,6 +115,7 @@ def test_app(client, app_temp, inputs, case):
         with pytest.raises(Exception) as err:
             client.predict(*args, api_name="/swap_photo")
         assert expect in str(err.value) and "Traceback" not in str(err.value)
+        assert role in str(err.value)  # the message says which input
         assert outputs_of(app_temp) == kept  # a failed request writes no output
     assert path.read_bytes() == before
     assert not [f for f in app_files(app_temp) if ".tmp" in f.name]  # nothing half-written is left behind
