@@ -66,7 +66,7 @@ class ShotSmoother:
         return coef[0].reshape(-1, 2)  # the fit at t = 0
 
 
-@dataclass
+@dataclass(eq=False)  # tracks are compared by identity (their fields hold arrays)
 class Track:
     id: int
     landmarks: np.ndarray  # (5, 2) landmarks in the current frame (detected, or followed by optical flow)
