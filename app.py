@@ -217,7 +217,8 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
             progress=lambda done, total: progress((done, total), desc="Swapping frames", unit="frames"), reference=reference,
         )  # fmt: skip
         audio = "kept" if r.has_audio else "none in the input"
-        return str(out), f"{r.frames} frames, {r.frames_with_faces} swapped, {r.frames / r.seconds:.1f} frames/s; audio {audio}."
+        note = f" Note: {r.note}." if r.note else ""
+        return str(out), f"{r.frames} frames, {r.frames_with_faces} swapped, {r.frames / r.seconds:.1f} frames/s; audio {audio}.{note}"
 
     @gpu
     @friendly_errors

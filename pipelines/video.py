@@ -67,6 +67,15 @@ class VideoResult:
     has_audio: bool
     seconds: float
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, summed over frames
+    declared_frames: int = 0  # duration x frame rate from the file's header
+
+    @property
+    def note(self) -> str:
+        """A warning worth showing with the result, or ''."""
+        if self.frames < 0.9 * self.declared_frames - 2:  # ffmpeg stops quietly at damage: say so
+            return (f"only {self.frames} of the about {self.declared_frames} frames the file declares could be decoded; "
+                    "it may be truncated or damaged, so the result is shorter")  # fmt: skip
+        return ""
 
 
 def probe(path: Path, limits: VideoLimits) -> dict:
@@ -178,7 +187,7 @@ class VideoSwapPipeline:
                 pix_fmt_out="yuv420p",
                 quality=None,
                 macro_block_size=2,  # yuv420p needs even sides; odd ones are scaled by one pixel
-                ffmpeg_log_level="error",
+                ffmpeg_log_level="fatal",  # a damaged input's audio errors would flood the console; see VideoResult.note
                 audio_path=str(video) if has_audio else None,
                 audio_codec="aac" if has_audio else None,
                 output_params=["-crf", "20", "-preset", "veryfast", "-movflags", "+faststart",
@@ -266,7 +275,7 @@ class VideoSwapPipeline:
             tmp.unlink(missing_ok=True)
         if progress:
             progress(frames, frames)
-        return VideoResult(output, frames, with_faces, fps, tuple(meta["size"]), has_audio, time.perf_counter() - start, times)
+        return VideoResult(output, frames, with_faces, fps, tuple(meta["size"]), has_audio, time.perf_counter() - start, times, total)
 
 
 def main(argv=None) -> int:
@@ -315,6 +324,8 @@ def main(argv=None) -> int:
     bar.close()
     stages = ", ".join(f"{k} {v / max(r.frames, 1) * 1000:.1f}" for k, v in r.timings.items())
     print(f"wrote {r.path}: {r.frames} frames ({r.frames_with_faces} with faces) at {r.frames / r.seconds:.1f} fps; ms/frame: {stages}")
+    if r.note:
+        print(f"note: {Path(args.video).name}: {r.note}", file=sys.stderr)
     return 0
 
 

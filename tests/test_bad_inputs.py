@@ -138,6 +138,10 @@ def make_videos(f):
     out["non-video bytes"] = (f / "words.mp4", "words.mp4")
     ffmpeg("-f", "lavfi", "-i", "anullsrc=r=44100:cl=mono", "-t", "1", f / "silence.mp4")
     out["zero frames (audio only)"] = (f / "silence.mp4", "no video stream")
+    ffmpeg("-i", VIDEOS / "stage_speech_hamilton_clip.mp4", "-t", "2", "-movflags", "+faststart", f / "whole.mp4")
+    whole = (f / "whole.mp4").read_bytes()
+    (f / "cut_short.mp4").write_bytes(whole[: len(whole) * 6 // 10])  # header intact, the last 40% missing
+    out["truncated video"] = (f / "cut_short.mp4", "ok, noting: may be truncated")
     ffmpeg("-i", SHORT, "-t", "0.4", f / "no_audio.mp4")
     out["no audio track"] = (f / "no_audio.mp4", "ok")
     ffmpeg("-i", SHORT, "-vf", "setpts='N/25/TB+0.03*mod(N,3)/TB'", "-fps_mode", "vfr", "-t", "0.5", f / "vfr.mp4")
@@ -155,8 +159,8 @@ def videos(tmp_path_factory):
     return make_videos(tmp_path_factory.mktemp("videos"))
 
 
-VIDEO_CASES = ["corrupt video", "non-video bytes", "zero frames (audio only)", "no audio track", "variable frame rate", "rotated landscape",
-               "over the limits"]  # fmt: skip
+VIDEO_CASES = ["corrupt video", "truncated video", "non-video bytes", "zero frames (audio only)", "no audio track",
+               "variable frame rate", "rotated landscape", "over the limits"]  # fmt: skip
 
 
 @pytest.mark.parametrize("case", VIDEO_CASES)
@@ -167,9 +171,10 @@ def test_video_cli(videos, case, tmp_path):
     r = subprocess.run([sys.executable, "-m", "pipelines.video", str(photo(GOOD_TARGET)), str(path), "-o", str(out)],
                        cwd=ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert path.read_bytes() == before and "Traceback" not in r.stderr
-    if expect == "ok":
+    if expect.startswith("ok"):
         assert r.returncode == 0, r.stderr
         assert out.stat().st_size > 1000
+        assert expect.partition("noting: ")[2] in r.stderr
     else:
         assert r.returncode != 0 and expect in r.stderr, r.stderr
         assert list(tmp_path.iterdir()) == []
@@ -180,9 +185,9 @@ def test_video_app(client, app_temp, videos, case):
     path, expect = videos[case]
     args = (handle_file(photo(GOOD_TARGET)), handle_file(path), ["face"], "all", 1.0, 0.08, True, 3)
     kept = outputs_of(app_temp)
-    if expect == "ok":
+    if expect.startswith("ok"):
         video, info = client.predict(*args, api_name="/swap_video")
-        assert "frames" in info
+        assert "frames" in info and expect.partition("noting: ")[2] in info
     else:
         with pytest.raises(Exception) as err:
             client.predict(*args, api_name="/swap_video")
