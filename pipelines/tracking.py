@@ -134,8 +134,9 @@ class FaceTracker:
             del self.departed[tid]
         return Track(tid, face.landmarks, face.size, signature=signature, fresh=fresh)
 
-    def _match(self, frame: np.ndarray, faces: list[Face], cut: bool) -> None:
-        """Greedy nearest matching of detections to tracks by landmark centroid, within half a face."""
+    def _match(self, frame: np.ndarray, faces: list[Face], cut: bool, scan: bool) -> None:
+        """Greedy nearest matching of detections to tracks by landmark centroid, within half a face.
+        Signatures are refreshed for young tracks and on whole-frame scans (each costs a VQGAN encode)."""
         pairs = []
         for ti, tr in enumerate(self.tracks):
             for fi, f in enumerate(faces):
@@ -150,7 +151,7 @@ class FaceTracker:
             used_f.add(fi)
             tr, f = self.tracks[ti], faces[fi]
             tr.landmarks, tr.size, tr.missed = f.landmarks, f.size, 0
-            if tr.signature is not None:  # the running mean over the track's detections: steadier than one frame
+            if tr.signature is not None and (scan or tr.seen < 8):  # a running mean: steadier than one frame
                 tr.seen += 1
                 mean = tr.signature + (self.describe(frame, f.landmarks) - tr.signature) / tr.seen
                 tr.signature = mean / np.linalg.norm(mean)
@@ -197,10 +198,10 @@ class FaceTracker:
         cut = self._is_cut(gray)
         self.shot += cut
         if cut or self.prev_gray is None or not self.tracks or self.frame_index % self.scan_every == 0:
-            self._match(frame, detect_faces(frame, self.detector, min_size=self.min_face, max_side=self.max_side), cut=cut)
+            self._match(frame, detect_faces(frame, self.detector, min_size=self.min_face, max_side=self.max_side), cut=cut, scan=True)
         elif self.frame_index % self.detect_every == 0:
             near = [f for tr in self.tracks for f in detect_faces_near(frame, tr.landmarks.mean(0), tr.size, self.detector)]
-            self._match(frame, self._unique([f for f in near if f.size >= self.min_face]), cut=False)
+            self._match(frame, self._unique([f for f in near if f.size >= self.min_face]), cut=False, scan=False)
         else:
             self._flow(gray)
         self.prev_gray = gray
