@@ -9,9 +9,10 @@ import threading
 import imageio_ffmpeg
 import numpy as np
 import pytest
+from PIL import Image
 
 from pipelines.faces import align_face
-from pipelines.swap import FaceSwapPipeline
+from pipelines.swap import FaceSwapPipeline, SwapOptions
 from pipelines.tracking import FaceTracker, ShotSmoother
 from pipelines.video import Cancelled, VideoError, VideoLimits, VideoSwapPipeline
 
@@ -185,3 +186,48 @@ def test_vertical_and_variable_frame_rate_videos(pipe, tmp_path):
     subprocess.run([FFMPEG, "-v", "error", "-i", str(SHORT), "-vf", stretch, "-fps_mode", "vfr", "-t", "2", str(vfr)], check=True)
     r = pipe(photo("man_portrait_flags_720p.jpg"), vfr, tmp_path / "vfr_out.mp4")
     assert r.frames > 10 and count_frames(tmp_path / "vfr_out.mp4")[1] == r.frames
+
+
+def frames_of(path) -> np.ndarray:
+    reader = imageio_ffmpeg.read_frames(str(path))
+    w, h = next(reader)["size"]
+    return np.stack([np.frombuffer(raw, np.uint8).reshape(h, w, 3) for raw in reader]).astype(np.int16)
+
+
+@pytest.fixture(scope="module")
+def two_people(tmp_path_factory):
+    """One second of a real clip with two people in view, and where each one's face is."""
+    clip = tmp_path_factory.mktemp("two") / "two_people.mp4"
+    subprocess.run([FFMPEG, "-v", "error", "-i", str(VIDEOS / "stage_speech_hamilton_clip.mp4"), "-t", "1", "-an", str(clip)], check=True)
+    tracker = FaceTracker()
+    centres: dict[int, list[np.ndarray]] = {}
+    for frame in frames_of(clip).astype(np.uint8):
+        for t in tracker.update(frame):
+            centres.setdefault(t.id, []).append(t.landmarks.mean(0))
+    assert sorted(centres) == [0, 1]
+    return clip, {i: np.mean(c, 0) for i, c in centres.items()}
+
+
+def change_near(before: np.ndarray, after: np.ndarray, centre: np.ndarray, half: int = 12) -> float:
+    x, y = centre.astype(int)
+    return float(np.abs(after[:, y - half : y + half, x - half : x + half] - before[:, y - half : y + half, x - half : x + half]).mean())
+
+
+@pytest.mark.parametrize("which", ["0", "1", "all", "similar"])
+def test_which_face_is_swapped_in_a_two_person_video(pipe, two_people, which, tmp_path):
+    clip, centres = two_people
+    reference = None
+    if which == "similar":  # a photo of person 1: a crop of a frame around their face
+        x, y = centres[1].astype(int)
+        reference = tmp_path / "person1.png"
+        crop = frames_of(clip)[0].astype(np.uint8)[max(0, y - 60) : y + 60, max(0, x - 60) : x + 60]
+        Image.fromarray(crop).resize((240, 240)).save(reference)
+    out = tmp_path / "out.mp4"
+    pipe(photo("woman_redhair_wide.jpg"), clip, out, SwapOptions(target_face=which), reference=reference)
+    before, after = frames_of(clip), frames_of(out)
+    changed = {i: change_near(before, after, c) for i, c in centres.items()}
+    if which == "all":
+        assert min(changed.values()) > 8, changed  # both faces replaced
+    else:
+        person = 0 if which == "0" else 1  # "similar": the reference shows person 1
+        assert changed[person] > 8 and changed[1 - person] < changed[person] / 3, changed  # the other: re-encoding noise
