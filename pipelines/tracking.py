@@ -84,8 +84,8 @@ class FaceTracker:
     detect_every: re-detect the tracked faces on every k-th frame, in a small window around each
     (cheap: the window is scaled so the face is about 100 px); between detections the landmarks
     follow pyramidal Lucas-Kanade optical flow.
-    scan_every: scan the whole frame (at most max_side pixels) every k-th frame, after a cut and
-    while nothing is tracked, to find faces that appear.
+    scan_every: scan the whole frame (at most max_side pixels) every k-th frame and after a cut, to
+    find faces that appear; while nothing is tracked, scan every detect_every-th frame instead.
     describe: (frame, landmarks) -> unit appearance vector. With it, a face that appears (after a
     cut, or back in view) takes the id of the departed track it resembles most, if their cosine
     similarity is at least same_person; without it, every new appearance is a new id.
@@ -197,9 +197,10 @@ class FaceTracker:
         gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         cut = self._is_cut(gray)
         self.shot += cut
-        if cut or self.prev_gray is None or not self.tracks or self.frame_index % self.scan_every == 0:
+        due = self.frame_index % self.detect_every == 0
+        if cut or self.prev_gray is None or self.frame_index % self.scan_every == 0 or (not self.tracks and due):
             self._match(frame, detect_faces(frame, self.detector, min_size=self.min_face, max_side=self.max_side), cut=cut, scan=True)
-        elif self.frame_index % self.detect_every == 0:
+        elif due:
             near = [f for tr in self.tracks for f in detect_faces_near(frame, tr.landmarks.mean(0), tr.size, self.detector)]
             self._match(frame, self._unique([f for f in near if f.size >= self.min_face]), cut=False, scan=False)
         else:
