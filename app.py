@@ -12,6 +12,7 @@ import functools
 import logging
 import os
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -25,7 +26,7 @@ from pipelines.blend import REGIONS
 from pipelines.images import ImageError, save_image_atomic
 from pipelines.sampling import SamplingPipeline, grid
 from pipelines.swap import FaceSwapPipeline, NoFaceError, SwapOptions, provenance
-from pipelines.video import VideoError, VideoLimits, VideoSwapPipeline
+from pipelines.video import Cancelled, VideoError, VideoLimits, VideoSwapPipeline
 from pipelines.visualize import code_map_image, mask_image, upscale, usage_chart, zoom
 
 try:  # ZeroGPU on Hugging Face Spaces; a no-op everywhere else
@@ -181,6 +182,7 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
         for f in ("ae", "vae", "gan", "vqgan")
         if sampler.models[f] is not None and (f != "vqgan" or sampler.models["transformer"] is not None)
     ]
+    stop_video: dict[str, threading.Event] = {}  # session -> the Stop signal of its running video swap
 
     @gpu
     @friendly_errors
@@ -207,18 +209,37 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
     @gpu
     @friendly_errors
     def swap_video(
-        source, clip, regions, target_face, strength, softness, color, detect_every, reference=None, detail=1.0, progress=gr.Progress()
-    ):
+        source, clip, regions, target_face, strength, softness, color, detect_every, reference=None, detail=1.0,
+        request: gr.Request = None, progress=gr.Progress(),
+    ):  # fmt: skip
         need(source, "a source photo (the face to use)")
         need(clip, "a video")
         out = new_output(".mp4")
-        r = video(
-            source, clip, out, swap_options(regions, target_face, strength, softness, color, detail=detail), detect_every=int(detect_every),
-            progress=lambda done, total: progress((done, total), desc="Swapping frames", unit="frames"), reference=reference,
-        )  # fmt: skip
+        session = request.session_hash if request is not None else None
+        stop = threading.Event()
+        stop_video[session] = stop
+        try:
+            r = video(
+                source, clip, out, swap_options(regions, target_face, strength, softness, color, detail=detail),
+                detect_every=int(detect_every), progress=lambda done, total: progress((done, total), desc="Swapping frames", unit="frames"),
+                reference=reference, cancel=stop,
+            )  # fmt: skip
+        except Cancelled:
+            raise gr.Error("Stopped: the video swap was cancelled and no output was written.") from None
+        finally:
+            if stop_video.get(session) is stop:
+                del stop_video[session]
         audio = "kept" if r.has_audio else "none in the input"
         note = f" Note: {r.note}." if r.note else ""
         return str(out), f"{r.frames} frames, {r.frames_with_faces} swapped, {r.frames / r.seconds:.1f} frames/s; audio {audio}.{note}"
+
+    def cancel_video(request: gr.Request = None) -> str:
+        """The Stop button: the running video swap of this session stops at its next frame."""
+        stop = stop_video.get(request.session_hash) if request is not None else None
+        if stop is None:
+            return "Nothing to stop."
+        stop.set()
+        return "Stopping..."
 
     @gpu
     @friendly_errors
@@ -325,7 +346,9 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
                     vcolor = gr.Checkbox(value=True, label="Colour correction")
                     vdetail = gr.Slider(0, 1, value=1.0, step=0.05, label="Source detail (0 = pure code exchange)")
                 vref = PhotoUpload(label="Reference: the person to replace (for 'similar')", height=160)
-            vgo = gr.Button("Swap video", variant="primary", elem_id="video-button")
+            with gr.Row():
+                vgo = gr.Button("Swap video", variant="primary", elem_id="video-button", scale=4)
+                vstop = gr.Button("Stop", variant="stop", elem_id="video-stop", scale=1)
             vinfo = gr.Markdown()
             vgo.click(
                 swap_video,
@@ -333,6 +356,8 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
                 [vout, vinfo],
                 api_name="swap_video",
             )
+            # not queued: with every worker busy swapping, a Stop must still get through at once
+            vstop.click(cancel_video, None, vinfo, api_name="cancel_video", queue=False)
 
         with gr.Tab("Sample", id="sample"):
             with gr.Row():

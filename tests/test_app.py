@@ -4,12 +4,13 @@ chromium driven by Playwright) uploading photos and a video and getting results 
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 from gradio_client import handle_file
 from PIL import Image
 
-from .conftest import VIDEOS, photo
+from .conftest import VIDEOS, app_files, photo
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -25,7 +26,7 @@ SWAP_DEFAULTS = (["face"], "all", 1.0, 0.08, True, False)
 
 def test_named_endpoints_are_listed(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert {"/swap_photo", "/swap_video", "/sample", "/reconstruct", "/interpolate", "/complete"} <= names
+    assert {"/swap_photo", "/swap_video", "/cancel_video", "/sample", "/reconstruct", "/interpolate", "/complete"} <= names
 
 
 def test_swap_photo_endpoint(client):
@@ -60,6 +61,21 @@ def test_swap_video_endpoint(client):
     video, info = client.predict(source, clip, ["face"], "all", 1.0, 0.08, True, 2, api_name="/swap_video")
     path = video["video"] if isinstance(video, dict) else video
     assert os.path.getsize(path) > 10_000 and "66 frames" in info
+
+
+def test_stop_cancels_a_running_video_swap_and_leaves_nothing(client, app_temp):
+    outputs = lambda: [f for f in app_files(app_temp) if f.parent.name == "codeswap-outputs"]  # noqa: E731
+    kept = outputs()
+    clip = handle_file(VIDEOS / "singer_music_video_720p.mp4")  # 289 frames: long enough to stop midway
+    job = client.submit(handle_file(photo("woman_redhair_wide.jpg")), clip, ["face"], "all", 1.0, 0.08, True, 3, api_name="/swap_video")
+    deadline = time.time() + 120
+    while not (job.status().progress_data or time.time() > deadline):  # wait until frames are being swapped
+        time.sleep(0.2)
+    assert "Stopping" in client.predict(api_name="/cancel_video")
+    with pytest.raises(Exception, match="cancelled and no output was written"):
+        job.result(timeout=120)
+    assert outputs() == kept and not [f for f in app_files(app_temp) if ".tmp" in f.name]
+    assert "Nothing to stop" in client.predict(api_name="/cancel_video")
 
 
 @pytest.mark.parametrize("family", ["ae", "vae", "gan", "vqgan"])
