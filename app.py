@@ -224,8 +224,8 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
                 detect_every=int(detect_every), progress=lambda done, total: progress((done, total), desc="Swapping frames", unit="frames"),
                 reference=reference, cancel=stop,
             )  # fmt: skip
-        except Cancelled:
-            raise gr.Error("Stopped: the video swap was cancelled and no output was written.") from None
+        except Cancelled:  # the person asked for it: a message, not an error
+            return None, "Stopped: the video swap was cancelled and no output was written."
         finally:
             if stop_video.get(session) is stop:
                 del stop_video[session]
