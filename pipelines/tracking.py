@@ -117,9 +117,11 @@ class FaceTracker:
 
     def _departed_match(self, signature: np.ndarray | None) -> int | None:
         """The id of the departed track most like `signature`, if any is at least same_person alike."""
+        if signature is None:
+            return None
         best, best_sim = None, self.same_person
         for tid, old in self.departed.items():
-            if signature is not None and float(signature @ old) >= best_sim:
+            if float(signature @ old) >= best_sim:
                 best, best_sim = tid, float(signature @ old)
         return best
 

@@ -163,7 +163,7 @@ class VideoSwapPipeline:
                 raise ValueError('target_face="similar" needs a reference photo of the person to replace')
             ref = load_image(reference, name=input_label("reference", reference), max_pixels=sw.max_pixels)
             ref_face = pick_faces(sw._faces(ref, "reference", opts.min_face), "largest")[0]
-            ref_signature = sw.face_signature([align_face(ref, ref_face.landmarks, sw.size)[0]])[0]
+            ref_signature = sw.face_signature([align_face(ref, ref_face.landmarks, sw.size)[0]])[0].numpy()
 
         fps = float(meta["fps"])
         total = max(1, round(float(meta.get("duration") or 0) * fps))
@@ -236,9 +236,8 @@ class VideoSwapPipeline:
                 tracks = tracker.update(frame)
                 if opts.target_face == "similar":
                     for tr in tracks:
-                        if tr.id not in similarity:
-                            crop = align_face(frame, tr.landmarks, sw.size)[0]
-                            similarity[tr.id] = float(sw.face_signature([crop])[0] @ ref_signature)
+                        if tr.id not in similarity:  # the tracker has just described this face: reuse it
+                            similarity[tr.id] = float(tr.signature @ ref_signature)
                     chosen = [max(tracks, key=lambda tr: similarity[tr.id])] if tracks else []
                 else:
                     chosen = self._select(tracks, opts.target_face)
