@@ -25,7 +25,15 @@ def machine() -> str:
     import torch
 
     cpu = platform.processor() or platform.machine()
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    cpuinfo = Path("/proc/cpuinfo")  # its model name says more than the architecture ("AMD EPYC" vs "x86_64")
+    names = (
+        [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        if cpuinfo.exists()
+        else []
+    )
+    cpu = names[0] if names else cpu
+    isa = torch.backends.cpu.get_cpu_capability()  # the vector ISA torch's kernels use: AVX2, AVX512, ...
+    return f"{cpu} ({isa}), {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
 
 
 def table(rows: list[dict], title: str = "") -> str:

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from models import GAN, VAE, VQGAN, Autoencoder, CodeTransformer
 from models.autoencoder import weight_parameters
 from models.gan import discriminator_loss, generator_loss
-from models.transformer import Linear
+from models.transformer import Linear, candidates, draw
 from models.vae import kl_to_standard_normal
 
 from .tiny import TINY
@@ -162,6 +162,26 @@ def test_kv_cache_sampling_equals_the_uncached_path():
         assert torch.equal(a, b)
     c = model.sample(4, generator=torch.Generator().manual_seed(8))
     assert not torch.equal(a, c)
+
+
+def test_top_k_and_top_p_keep_the_right_tokens_and_sampling_follows_their_probabilities():
+    logits = torch.tensor([[0.05, 0.5, 0.15, 0.3]]).log()
+
+    def kept(top_k, top_p):
+        values, ids = candidates(logits, top_k, top_p)
+        ids = torch.arange(4)[None] if ids is None else ids
+        return sorted(ids[values > float("-inf")].tolist())
+
+    assert kept(None, None) == [0, 1, 2, 3]
+    assert kept(2, None) == [1, 3]
+    assert kept(None, 0.7) == [1, 3]  # 0.5 + 0.3 reaches 0.7
+    assert kept(None, 0.5) == [1]
+    assert kept(3, 0.9) == [1, 2, 3]
+    # drawing from the top-2 candidates: only tokens 1 and 3, in the ratio 0.5 : 0.3
+    subset, ids = candidates(logits.expand(20_000, -1), 2, None)
+    tokens = ids.gather(1, draw(subset.softmax(-1), torch.Generator().manual_seed(0))[:, None]).squeeze(1)
+    assert set(tokens.tolist()) == {1, 3}
+    assert abs((tokens == 1).float().mean().item() - 0.625) < 0.015
 
 
 def test_inference_linear_matches_nn_linear_and_follows_weight_updates():
