@@ -138,6 +138,13 @@ def draw(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor
     return torch.searchsorted(cdf, u * cdf[:, -1:]).clamp(max=probs.shape[-1] - 1).squeeze(1)
 
 
+def draw_tokens(logits: torch.Tensor, top_k: int | None, top_p: float | None, generator: torch.Generator | None) -> torch.Tensor:
+    """(B, V) logits (temperature applied) -> (B,) token ids drawn from the top-k / top-p candidates."""
+    logits, ids = candidates(logits, top_k, top_p)
+    picked = draw(logits.softmax(-1), generator)  # positions among the candidates
+    return picked if ids is None else ids.gather(1, picked[:, None]).squeeze(1)
+
+
 class CodeTransformer(nn.Module, HubModel):
     config_class = TransformerConfig
 
@@ -184,7 +191,7 @@ class CodeTransformer(nn.Module, HubModel):
 
         The same arithmetic as forward(tokens[:, None], cache)[:, 0], written without module calls
         or (B, 1, C) reshapes: a step is about 60 small operations on 16 rows, and on 2 CPU cores
-        their fixed cost is a large part of its time (this path is about 25% faster per step).
+        their fixed cost is a large part of its time (sampling with this path: 15-30% faster).
         """
         pos, (b, c), nh = cache.length, (tokens.shape[0], self.config.n_embd), self.config.n_head
         if pos >= self.config.block_size:
@@ -240,10 +247,7 @@ class CodeTransformer(nn.Module, HubModel):
         cache = self.new_cache(n) if use_cache else None
         for i in range(length):
             logits = self.decode_step(inputs[:, i], cache) if use_cache else self(inputs[:, : i + 1])[:, -1]
-            logits, ids = candidates(logits.float() / temperature, top_k, top_p)
-            token = draw(logits.softmax(-1), generator)
-            if ids is not None:
-                token = ids.gather(1, token[:, None]).squeeze(1)
+            token = draw_tokens(logits.float() / temperature, top_k, top_p, generator)
             if given is not None:
                 token = torch.where(given_mask[:, i], given[:, i], token)
             inputs[:, i + 1] = token

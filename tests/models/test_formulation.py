@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from models import GAN, VAE, VQGAN, Autoencoder, CodeTransformer
 from models.autoencoder import weight_parameters
 from models.gan import discriminator_loss, generator_loss
-from models.transformer import Linear, candidates, draw
+from models.transformer import Linear, candidates, draw_tokens
 from models.vae import kl_to_standard_normal
 
 from .tiny import TINY
@@ -178,8 +178,7 @@ def test_top_k_and_top_p_keep_the_right_tokens_and_sampling_follows_their_probab
     assert kept(None, 0.5) == [1]
     assert kept(3, 0.9) == [1, 2, 3]
     # drawing from the top-2 candidates: only tokens 1 and 3, in the ratio 0.5 : 0.3
-    subset, ids = candidates(logits.expand(20_000, -1), 2, None)
-    tokens = ids.gather(1, draw(subset.softmax(-1), torch.Generator().manual_seed(0))[:, None]).squeeze(1)
+    tokens = draw_tokens(logits.expand(20_000, -1), 2, None, torch.Generator().manual_seed(0))
     assert set(tokens.tolist()) == {1, 3}
     assert abs((tokens == 1).float().mean().item() - 0.625) < 0.015
 
