@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from models import GAN, VAE, VQGAN, Autoencoder, CodeTransformer
 from models.autoencoder import weight_parameters
 from models.gan import discriminator_loss, generator_loss
-from models.transformer import Linear, candidates, draw_tokens
+from models.transformer import FP16_WEIGHTS, Linear, candidates, draw_tokens
 from models.vae import kl_to_standard_normal
 
 from .tiny import TINY
@@ -183,21 +183,34 @@ def test_top_k_and_top_p_keep_the_right_tokens_and_sampling_follows_their_probab
     assert abs((tokens == 1).float().mean().item() - 0.625) < 0.015
 
 
-def test_inference_linear_matches_nn_linear_and_follows_weight_updates():
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])  # fp16 FBGEMM copy (on x86) / transposed copy
+def test_inference_linear_matches_nn_linear_and_follows_weight_updates(dtype):
     torch.manual_seed(0)
-    fast, reference = Linear(8, 5), torch.nn.Linear(8, 5)
+    fast, reference = Linear(64, 48).to(dtype), torch.nn.Linear(64, 48).to(dtype)
     reference.load_state_dict(fast.state_dict())
-    x = torch.randn(3, 2, 8)
+    x = torch.randn(16, 2, 64, dtype=dtype)
+
+    def tol():  # fp16 weights keep 11 significant bits: |error| <= sum |x w| 2^-11
+        fp16 = FP16_WEIGHTS and dtype == torch.float32
+        return float((x.abs() @ reference.weight.abs().t()).max()) * 2**-11 if fp16 else 1e-9
+
     with torch.no_grad():
-        assert torch.allclose(fast(x), reference(x), atol=1e-6)
-    # after an optimizer step the cached transposed weight is rebuilt, not reused
-    loss = fast(x).square().sum()
-    loss.backward()
+        fast.eval()
+        assert torch.allclose(fast(x), reference(x), rtol=0, atol=tol())
+        assert fast._fp16 == (FP16_WEIGHTS and dtype == torch.float32)
+        # after an optimizer step (in training mode) the cached copy is rebuilt, not reused
+        before = fast(x)
+    fast.train()
+    fast(x).square().sum().backward()
     torch.optim.SGD(fast.parameters(), lr=0.1).step()
     reference.load_state_dict(fast.state_dict())
     with torch.no_grad():
-        assert torch.allclose(fast(x), reference(x), atol=1e-6)
-        assert set(fast.state_dict()) == {"weight", "bias"}
+        fast.eval()
+        assert not torch.allclose(fast(x), before, rtol=0, atol=tol())
+        assert torch.allclose(fast(x), reference(x), rtol=0, atol=tol())
+        fast.bias.add_(1.0)  # a change of the bias alone is followed too
+        assert torch.allclose(fast(x), reference(x) + 1.0, rtol=0, atol=tol())
+    assert set(fast.state_dict()) == {"weight", "bias"}
 
 
 def test_completion_keeps_the_given_codes():
