@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -154,14 +155,39 @@ def test_transformer_is_causal():
     assert not torch.allclose(la[0, 10:], lb[0, 10:])
 
 
-def test_kv_cache_sampling_equals_the_uncached_path():
-    model = CodeTransformer(TINY["transformer"]).double().eval()
+@pytest.mark.parametrize("n_kv_head", [None, 1])  # multi-head, multi-query attention
+def test_kv_cache_sampling_equals_the_uncached_path(n_kv_head):
+    model = CodeTransformer(dataclasses.replace(TINY["transformer"], n_kv_head=n_kv_head)).double().eval()
     for kwargs in ({}, {"temperature": 0.7, "top_k": 5}, {"top_p": 0.8}):
         a = model.sample(4, generator=torch.Generator().manual_seed(7), **kwargs)
         b = model.sample(4, generator=torch.Generator().manual_seed(7), use_cache=False, **kwargs)
         assert torch.equal(a, b)
     c = model.sample(4, generator=torch.Generator().manual_seed(8))
     assert not torch.equal(a, c)
+
+
+def test_grouped_query_attention_equals_multi_head_attention_with_shared_key_value_heads():
+    # 4 query heads sharing 2 key/value heads == 4-head attention whose heads 0,1 and 2,3 have the same keys and values
+    config = dataclasses.replace(TINY["transformer"], n_head=4, n_kv_head=2)
+    gqa = CodeTransformer(config).double().eval()
+    mha = CodeTransformer(dataclasses.replace(config, n_kv_head=None)).double().eval()
+    state = gqa.state_dict()
+    c, hd = config.n_embd, config.head_dim
+    for name, w in list(state.items()):
+        if name.endswith("attn.qkv.weight") or name.endswith("attn.qkv.bias"):
+            q, k, v = w.split([c, 2 * hd, 2 * hd])
+            state[name] = torch.cat(
+                [
+                    q,
+                    k.unflatten(0, (2, hd)).repeat_interleave(2, 0).flatten(0, 1),
+                    v.unflatten(0, (2, hd)).repeat_interleave(2, 0).flatten(0, 1),
+                ]
+            )
+    mha.load_state_dict(state)
+    tokens = torch.randint(0, config.vocab_size, (3, config.block_size))
+    with torch.no_grad():
+        assert torch.allclose(gqa(tokens), mha(tokens), atol=1e-10)
+    assert gqa.new_cache(3).keys.shape[2] == 2 and mha.new_cache(3).keys.shape[2] == 4
 
 
 def test_top_k_and_top_p_keep_the_right_tokens_and_sampling_follows_their_probabilities():
