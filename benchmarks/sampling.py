@@ -10,6 +10,7 @@ import time
 
 import torch
 
+from models.transformer import FP16_WEIGHTS
 from pipelines.sampling import SamplingPipeline
 
 from .common import machine, table
@@ -41,8 +42,9 @@ def main() -> int:
     cached = runs[0]
     uncached = timed(lambda: tr.sample(16, length=length, top_k=100, generator=gen(), use_cache=False), repeats=1)
     c = tr.config
+    kind = f"{c.n_layer} layers x {c.n_embd}, {c.n_head} heads, {c.n_kv_head} key/value heads, {'fp16' if FP16_WEIGHTS else 'fp32'} weights"
     rows = [
-        {"what": f"transformer ({c.n_layer} layers x {c.n_embd}), 16 x {length} tokens, KV cache: best of 7", "seconds": cached},
+        {"what": f"transformer ({kind}), 16 x {length} tokens, KV cache: best of 7", "seconds": cached},
         {"what": "  the same: median of 7", "seconds": runs[3]},
         {"what": "  the same: slowest of 7", "seconds": runs[-1]},
         {"what": f"transformer, 16 x {length} tokens, recomputing the prefix", "seconds": uncached},

@@ -66,7 +66,8 @@ class KVCache:
 
 
 # FBGEMM (x86 CPUs) multiplies fp32 rows by an fp16 weight, widening it on the fly, accumulating in fp32.
-FP16_WEIGHTS = "fbgemm" in torch.backends.quantized.supported_engines
+# (torch.ops.quantized's fp16 ops use no quantized dtype, so torch's deprecation of those spares them.)
+FP16_WEIGHTS = "fbgemm" in torch.backends.quantized.supported_engines and hasattr(torch.ops.quantized, "linear_dynamic_fp16")
 
 
 class Linear(nn.Linear):
