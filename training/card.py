@@ -35,8 +35,9 @@ DESCRIPTIONS = {
     "restarts; nearest-neighbour-upsampling decoder; L1 + L2 reconstruction; patch-GAN hinge term with the adaptive "
     "weight after a warm-up.",
     "transformer": "GPT over the VQGAN's 16x16 code grid in raster order (a start token, learned positions, causal "
-    "self-attention), trained with the mean negative log-likelihood of the codes; sampling with a KV cache, "
-    "temperature, top-k and top-p.",
+    "self-attention whose query heads share `n_kv_head` key/value heads: with 1, multi-query attention, the KV cache "
+    "sampling reads is n_head times smaller), trained with the mean negative log-likelihood of the codes; sampling "
+    "with a KV cache, temperature, top-k and top-p.",
 }
 
 TERMS = (
