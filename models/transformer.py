@@ -228,7 +228,7 @@ class CodeTransformer(nn.Module, HubModel):
         x = self.tok_emb.weight[tokens] + self.pos_emb.weight[pos]  # (B, C)
         for i, block in enumerate(self.blocks):
             attn, (fc, _, out) = block.attn, block.mlp
-            q, k, v = attn.qkv.rows(F.layer_norm(x, (c,), block.ln1.weight, block.ln1.bias)).split([c, kv * hd, kv * hd], dim=1)
+            q, k, v = attn.qkv.rows(F.layer_norm(x, (c,), block.ln1.weight, block.ln1.bias)).split([c, attn.kv_dim, attn.kv_dim], dim=1)
             keys, values = cache.extend(i, k.view(b, kv, 1, hd), v.view(b, kv, 1, hd))  # (B, n_kv, pos + 1, hd)
             # (B, nh, 1, hd): one query sees all keys, so no mask
             y = F.scaled_dot_product_attention(q.view(b, nh, 1, hd), keys, values, enable_gqa=kv != nh)

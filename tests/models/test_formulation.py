@@ -173,16 +173,14 @@ def test_grouped_query_attention_equals_multi_head_attention_with_shared_key_val
     mha = CodeTransformer(dataclasses.replace(config, n_kv_head=None)).double().eval()
     state = gqa.state_dict()
     c, hd = config.n_embd, config.head_dim
+
+    def shared(rows):  # (2 * hd, ...) rows of 2 key/value heads -> (4 * hd, ...): each head twice, in place
+        return rows.unflatten(0, (2, hd)).repeat_interleave(2, 0).flatten(0, 1)
+
     for name, w in list(state.items()):
         if name.endswith("attn.qkv.weight") or name.endswith("attn.qkv.bias"):
             q, k, v = w.split([c, 2 * hd, 2 * hd])
-            state[name] = torch.cat(
-                [
-                    q,
-                    k.unflatten(0, (2, hd)).repeat_interleave(2, 0).flatten(0, 1),
-                    v.unflatten(0, (2, hd)).repeat_interleave(2, 0).flatten(0, 1),
-                ]
-            )
+            state[name] = torch.cat([q, shared(k), shared(v)])
     mha.load_state_dict(state)
     tokens = torch.randint(0, config.vocab_size, (3, config.block_size))
     with torch.no_grad():
