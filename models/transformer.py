@@ -140,16 +140,22 @@ class Block(nn.Module):
         return x + self.mlp(self.ln2(x))
 
 
-def candidates(logits: torch.Tensor, top_k: int | None, top_p: float | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(B, V) logits -> the tokens sampling may draw: (B, k) logits and their (B, k) token ids.
+def candidates(
+    logits: torch.Tensor, top_k: int | None, top_p: float | None, temperature: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(B, V) logits -> the tokens sampling may draw: (B, k) logits / temperature and their (B, k) token ids.
 
     top-k keeps the k largest logits (gathered, so a step then works on k values instead of V:
-    on 16 x 1024 logits that is 4x cheaper than masking); top-p then keeps the smallest set, by
-    probability, whose mass reaches top_p (the rest get -inf). ids is None when every token stays.
+    on 16 x 1024 logits that is 4x cheaper than masking); the temperature then divides the kept
+    ones (T > 0 keeps their order, so dividing after top-k selects the same tokens); top-p then keeps
+    the smallest set, by probability, whose mass reaches top_p (the rest get -inf). ids is None when
+    every token stays.
     """
     ids = None
     if top_k is not None and 0 < top_k < logits.shape[-1]:
         logits, ids = torch.topk(logits, top_k, dim=-1, sorted=False)
+    if temperature != 1.0:
+        logits = logits / temperature
     if top_p is not None and 0 < top_p < 1:
         sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
         probs = sorted_logits.softmax(-1)
@@ -166,9 +172,11 @@ def draw(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor
     return torch.searchsorted(cdf, u * cdf[:, -1:]).clamp(max=probs.shape[-1] - 1).squeeze(1)
 
 
-def draw_tokens(logits: torch.Tensor, top_k: int | None, top_p: float | None, generator: torch.Generator | None) -> torch.Tensor:
-    """(B, V) logits (temperature applied) -> (B,) token ids drawn from the top-k / top-p candidates."""
-    logits, ids = candidates(logits, top_k, top_p)
+def draw_tokens(
+    logits: torch.Tensor, top_k: int | None, top_p: float | None, generator: torch.Generator | None, temperature: float = 1.0
+) -> torch.Tensor:
+    """(B, V) logits -> (B,) token ids drawn from the top-k / top-p candidates at this temperature."""
+    logits, ids = candidates(logits, top_k, top_p, temperature)
     picked = draw(logits.softmax(-1), generator)  # positions among the candidates
     return picked if ids is None else ids.gather(1, picked[:, None]).squeeze(1)
 
@@ -230,9 +238,12 @@ class CodeTransformer(nn.Module, HubModel):
             attn, (fc, _, out) = block.attn, block.mlp
             q, k, v = attn.qkv.rows(F.layer_norm(x, (c,), block.ln1.weight, block.ln1.bias)).split([c, attn.kv_dim, attn.kv_dim], dim=1)
             keys, values = cache.extend(i, k.view(b, kv, 1, hd), v.view(b, kv, 1, hd))  # (B, n_kv, pos + 1, hd)
-            # (B, nh, 1, hd): one query sees all keys, so no mask
-            y = F.scaled_dot_product_attention(q.view(b, nh, 1, hd), keys, values, enable_gqa=kv != nh)
-            x = x + attn.proj.rows(y.reshape(b, c))
+            # One new query per head sees every key, so no mask. The n_head / n_kv query heads that
+            # share a key/value head are the rows of one product: (B, n_kv, group, hd) @ (B, n_kv, hd, pos + 1).
+            # Two batched products are about 2x faster here than SDPA's CPU kernel, made for many queries.
+            scores = torch.matmul(q.view(b, kv, nh // kv, hd), keys.transpose(2, 3)).mul_(hd**-0.5)
+            y = torch.matmul(scores.softmax(-1), values)  # (B, n_kv, group, hd): heads in order
+            x = x + attn.proj.rows(y.view(b, c))
             x = x + out.rows(F.gelu(fc.rows(F.layer_norm(x, (c,), block.ln2.weight, block.ln2.bias))))
         cache.length += 1
         return self.head.rows(F.layer_norm(x, (c,), self.ln_f.weight, self.ln_f.bias))
@@ -277,7 +288,7 @@ class CodeTransformer(nn.Module, HubModel):
         cache = self.new_cache(n) if use_cache else None
         for i in range(length):
             logits = self.decode_step(inputs[:, i], cache) if use_cache else self(inputs[:, : i + 1])[:, -1]
-            token = draw_tokens(logits.float() / temperature, top_k, top_p, generator)
+            token = draw_tokens(logits.float(), top_k, top_p, generator, temperature)
             if given is not None:
                 token = torch.where(given_mask[:, i], given[:, i], token)
             inputs[:, i + 1] = token

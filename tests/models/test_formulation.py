@@ -155,9 +155,10 @@ def test_transformer_is_causal():
     assert not torch.allclose(la[0, 10:], lb[0, 10:])
 
 
-@pytest.mark.parametrize("n_kv_head", [None, 1])  # multi-head, multi-query attention
-def test_kv_cache_sampling_equals_the_uncached_path(n_kv_head):
-    model = CodeTransformer(dataclasses.replace(TINY["transformer"], n_kv_head=n_kv_head)).double().eval()
+@pytest.mark.parametrize("n_head, n_kv_head", [(2, None), (2, 1), (4, 2)])  # multi-head, multi-query, grouped-query attention
+def test_kv_cache_sampling_equals_the_uncached_path(n_head, n_kv_head):
+    # the cached path (decode_step: batched products) and the uncached one (forward: SDPA) share no attention code
+    model = CodeTransformer(dataclasses.replace(TINY["transformer"], n_head=n_head, n_kv_head=n_kv_head)).double().eval()
     for kwargs in ({}, {"temperature": 0.7, "top_k": 5}, {"top_p": 0.8}):
         a = model.sample(4, generator=torch.Generator().manual_seed(7), **kwargs)
         b = model.sample(4, generator=torch.Generator().manual_seed(7), use_cache=False, **kwargs)
@@ -201,6 +202,11 @@ def test_top_k_and_top_p_keep_the_right_tokens_and_sampling_follows_their_probab
     assert kept(None, 0.7) == [1, 3]  # 0.5 + 0.3 reaches 0.7
     assert kept(None, 0.5) == [1]
     assert kept(3, 0.9) == [1, 2, 3]
+    # the temperature divides the logits before top-p (it changes which tokens reach the mass), after top-k
+    for top_k, top_p in ((None, 0.7), (3, 0.7), (3, None)):
+        hot, cold = candidates(logits, top_k, top_p, temperature=2.0), candidates(logits / 2.0, top_k, top_p)
+        assert torch.equal(hot[0], cold[0]) and (hot[1] is None or torch.equal(hot[1], cold[1]))
+    assert kept(None, 0.7) != sorted(torch.arange(4)[candidates(logits, None, 0.7, temperature=2.0)[0][0] > float("-inf")].tolist())
     # drawing from the top-2 candidates: only tokens 1 and 3, in the ratio 0.5 : 0.3
     tokens = draw_tokens(logits.expand(20_000, -1), 2, None, torch.Generator().manual_seed(0))
     assert set(tokens.tolist()) == {1, 3}
