@@ -31,6 +31,13 @@ def timed(fn, repeats: int = 3) -> float:
     return min(timings(fn, repeats))
 
 
+def probe_us() -> float:
+    """Microseconds of one 16-row fp32 product by a 256 x 1024 weight (best of 3 x 200): the shape of a
+    sampling step's products. Shared VMs change speed by 1.5x within minutes; this says which phase a run saw."""
+    x, w = torch.randn(16, 256), torch.randn(256, 1024)
+    return 1e6 * timed(lambda: [x @ w for _ in range(200)]) / 200
+
+
 def main() -> int:
     torch.set_num_threads(2)
     pipe = SamplingPipeline.from_pretrained()
@@ -38,7 +45,9 @@ def main() -> int:
     length = pipe.models["vqgan"].config.grid_size ** 2
     gen = lambda: torch.Generator().manual_seed(0)  # noqa: E731
     # This goal sits close to the machine's limits and shared VMs drift, so report the spread too.
+    probe_before = probe_us()
     runs = sorted(timings(lambda: tr.sample(16, length=length, top_k=100, generator=gen()), repeats=7))
+    probe_after = probe_us()
     cached = runs[0]
     uncached = timed(lambda: tr.sample(16, length=length, top_k=100, generator=gen(), use_cache=False), repeats=1)
     c = tr.config
@@ -49,6 +58,10 @@ def main() -> int:
         {"what": "  the same: slowest of 7", "seconds": runs[-1]},
         {"what": f"transformer, 16 x {length} tokens, recomputing the prefix", "seconds": uncached},
         {"what": "KV-cache speed-up", "seconds": uncached / cached},
+        {
+            "what": "machine speed probe: 16-row fp32 product, 256 x 1024, us, before / after the 7 runs",
+            "seconds": f"{probe_before:.0f} / {probe_after:.0f}",
+        },
     ]
     for family in ("ae", "vae", "gan", "vqgan"):
         rows.append(
