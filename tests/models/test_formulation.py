@@ -192,8 +192,8 @@ def test_grouped_query_attention_equals_multi_head_attention_with_shared_key_val
 def test_top_k_and_top_p_keep_the_right_tokens_and_sampling_follows_their_probabilities():
     logits = torch.tensor([[0.05, 0.5, 0.15, 0.3]]).log()
 
-    def kept(top_k, top_p):
-        values, ids = candidates(logits, top_k, top_p)
+    def kept(top_k, top_p, temperature=1.0):
+        values, ids = candidates(logits, top_k, top_p, temperature)
         ids = torch.arange(4)[None] if ids is None else ids
         return sorted(ids[values > float("-inf")].tolist())
 
@@ -206,7 +206,7 @@ def test_top_k_and_top_p_keep_the_right_tokens_and_sampling_follows_their_probab
     for top_k, top_p in ((None, 0.7), (3, 0.7), (3, None)):
         hot, cold = candidates(logits, top_k, top_p, temperature=2.0), candidates(logits / 2.0, top_k, top_p)
         assert torch.equal(hot[0], cold[0]) and (hot[1] is None or torch.equal(hot[1], cold[1]))
-    assert kept(None, 0.7) != sorted(torch.arange(4)[candidates(logits, None, 0.7, temperature=2.0)[0][0] > float("-inf")].tolist())
+    assert kept(None, 0.7, temperature=2.0) != kept(None, 0.7)  # flatter: 0.38 + 0.29 no longer reach 0.7
     # drawing from the top-2 candidates: only tokens 1 and 3, in the ratio 0.5 : 0.3
     tokens = draw_tokens(logits.expand(20_000, -1), 2, None, torch.Generator().manual_seed(0))
     assert set(tokens.tolist()) == {1, 3}
