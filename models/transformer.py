@@ -74,7 +74,7 @@ class Linear(nn.Linear):
     """nn.Linear that, at inference on CPU, multiplies by a cached copy of its weight made for few rows.
 
     A sampling step multiplies only B rows (16) by each weight, so the time goes into reading the
-    weights from memory (9 MB a step in fp32 for the shipped model, more than the cache holds).
+    weights from memory (7 MB a step in fp32 for the shipped 2-layer model, far more than a core's L2 cache).
     On x86 the copy is the weight in fp16, packed for FBGEMM: half the bytes, products 1.5x faster
     (sampling 1.9 -> 1.2 s on an AVX2 machine). fp16 keeps 11 significant bits, more than the bf16
     autocast (8) the models may train with; held-out bits/token are unchanged to 4 decimals. Elsewhere
