@@ -11,6 +11,13 @@ modeling with improved VQGAN"): encoder outputs are projected to a small code di
 they and the codes are l2-normalized, so nearest-neighbour search is cosine similarity and no code
 is stranded far from the data; codes whose running usage falls below a threshold are restarted on
 random encoder outputs of the current batch.
+
+Residual quantization (RQ-VAE, Lee et al. 2022), depth D > 1: stage 1 quantizes z_e as above; each
+further stage d quantizes what the stages before it left, r_d = z_e - (z_1 + ... + z_{d-1}), with its
+own codebook of K plain (not normalized) vectors, nearest in l2. The cell's code is z_1 + ... + z_D,
+so each cell carries D * log2(K) bits on the same grid. A cell's D indices (i_1, ..., i_D) travel as
+one integer, i_1 * K^(D-1) + ... + i_D ("packed"), so index maps keep their (B, h, w) shape everywhere
+(swap, video, completion); the transformer unpacks them. At D = 1 a packed index is the plain index.
 """
 
 from __future__ import annotations
@@ -21,10 +28,33 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def pack_codes(stage_indices: torch.Tensor, codebook_size: int) -> torch.Tensor:
+    """(..., D) indices per stage -> (...) packed: i_1 * K^(D-1) + ... + i_D."""
+    depth = stage_indices.shape[-1]
+    weights = codebook_size ** torch.arange(depth - 1, -1, -1, device=stage_indices.device)
+    return (stage_indices * weights).sum(-1)
+
+
+def unpack_codes(indices: torch.Tensor, codebook_size: int, depth: int) -> torch.Tensor:
+    """(...) packed -> (..., D) indices per stage, stage 1 first."""
+    weights = codebook_size ** torch.arange(depth - 1, -1, -1, device=indices.device)
+    return torch.div(indices[..., None], weights, rounding_mode="floor") % codebook_size
+
+
 class VectorQuantizer(nn.Module):
-    def __init__(self, dim: int, codebook_size: int, code_dim: int, beta: float = 0.25, usage_decay: float = 0.99, restart_every: int = 25):
+    def __init__(
+        self,
+        dim: int,
+        codebook_size: int,
+        code_dim: int,
+        beta: float = 0.25,
+        usage_decay: float = 0.99,
+        restart_every: int = 25,
+        depth: int = 1,
+    ):
         super().__init__()
         self.codebook_size = codebook_size
+        self.depth = depth
         self.beta = beta
         self.usage_decay = usage_decay
         self.restart_every = restart_every
@@ -35,7 +65,22 @@ class VectorQuantizer(nn.Module):
         # Running share of assignments per code (sums to ~1); and training steps seen, for restarts.
         self.register_buffer("usage", torch.full((codebook_size,), 1.0 / codebook_size))
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+        # Stages 2..D: plain codebooks for the residuals, which are short (|r| < 1), hence the small init.
+        self.residual_codebooks = nn.ModuleList(nn.Embedding(codebook_size, code_dim) for _ in range(depth - 1))
+        for book in self.residual_codebooks:
+            nn.init.normal_(book.weight, std=0.3 / code_dim**0.5)
+        if depth > 1:
+            self.register_buffer("residual_usage", torch.full((depth - 1, codebook_size), 1.0 / codebook_size))
 
+    def pack(self, stage_indices: torch.Tensor) -> torch.Tensor:
+        return pack_codes(stage_indices, self.codebook_size)
+
+    def unpack(self, indices: torch.Tensor) -> torch.Tensor:
+        return unpack_codes(indices, self.codebook_size, self.depth)
+
+    def stage_codes(self, stage: int) -> torch.Tensor:
+        """(K, code_dim) vectors of stage 0 (unit vectors) or of a residual stage 1..D-1."""
+        return self.codes() if stage == 0 else self.residual_codebooks[stage - 1].weight
     def codes(self) -> torch.Tensor:
         """(K, code_dim) unit vectors."""
         return F.normalize(self.codebook.weight, dim=1)
@@ -48,13 +93,27 @@ class VectorQuantizer(nn.Module):
         b, d, h, w = z_e.shape
         flat = z_e.permute(0, 2, 3, 1).reshape(-1, d)  # (B*h*w, d)
         codes = self.codes()
-        indices = (flat.detach() @ codes.t()).argmax(1)  # max cosine = min l2 distance between unit vectors
-        z_q = codes[indices].view(b, h, w, d).permute(0, 3, 1, 2)
+        picks = [(flat.detach() @ codes.t()).argmax(1)]  # max cosine = min l2 distance between unit vectors
+        chosen = [codes[picks[0]]]
+        codebook_loss = F.mse_loss(chosen[0], flat.detach())  # moves codes only
+        total = chosen[0]
+        for book in self.residual_codebooks:
+            residual = (flat - total).detach()  # (B*h*w, d): what the stages so far left
+            vectors = book.weight
+            # argmin |r - c|^2 = argmax 2 r.c - |c|^2
+            pick = (2 * residual @ vectors.t() - vectors.pow(2).sum(1)).argmax(1)
+            picks.append(pick)
+            chosen.append(vectors[pick])
+            codebook_loss = codebook_loss + F.mse_loss(chosen[-1], residual)
+            total = total + chosen[-1]
+        stage_indices = torch.stack(picks, 1).view(b, h, w, self.depth)
+        z_q = total.view(b, h, w, d).permute(0, 3, 1, 2)
         return {
             "z_e": z_e,
             "z_q": z_q,
-            "indices": indices.view(b, h, w),
-            "codebook_loss": F.mse_loss(z_q, z_e.detach()),  # moves codes only
+            "indices": self.pack(stage_indices),
+            "stage_indices": stage_indices,
+            "codebook_loss": codebook_loss,
             "commitment_loss": F.mse_loss(z_e, z_q.detach()),  # moves the encoder only
         }
 
@@ -68,35 +127,58 @@ class VectorQuantizer(nn.Module):
         loss = t["codebook_loss"] + self.beta * t["commitment_loss"]
         straight_through = t["z_e"] + (t["z_q"] - t["z_e"]).detach()
         if self.training:
-            self._update_usage(t["indices"])
+            self._update_usage(t["stage_indices"])
         return self.project_out(straight_through), t["indices"], loss
 
     def lookup(self, indices: torch.Tensor) -> torch.Tensor:
         """indices (B, h, w) -> quantized (B, dim, h, w), as forward would give for those codes."""
-        return self.project_out(self.codes()[indices].permute(0, 3, 1, 2))
+        stages = self.unpack(indices)  # (B, h, w, D)
+        z_q = sum(self.stage_codes(d)[stages[..., d]] for d in range(self.depth))
+        return self.project_out(z_q.permute(0, 3, 1, 2))
 
     @torch.no_grad()
-    def _update_usage(self, indices: torch.Tensor) -> None:
-        counts = torch.bincount(indices.flatten(), minlength=self.codebook_size).float()
+    def _update_usage(self, stage_indices: torch.Tensor) -> None:
+        """stage_indices (B, h, w, D): running share of assignments per code, per stage."""
+        flat = stage_indices.reshape(-1, self.depth)
+        counts = torch.stack([torch.bincount(flat[:, d], minlength=self.codebook_size) for d in range(self.depth)]).float()
         if dist.is_available() and dist.is_initialized():
             dist.all_reduce(counts)
-        self.usage.mul_(self.usage_decay).add_(counts / counts.sum(), alpha=1 - self.usage_decay)
+        shares = counts / counts.sum(1, keepdim=True)
+        self.usage.mul_(self.usage_decay).add_(shares[0], alpha=1 - self.usage_decay)
+        if self.depth > 1:
+            self.residual_usage.mul_(self.usage_decay).add_(shares[1:], alpha=1 - self.usage_decay)
         self.steps += 1
+
+    def stage_usage(self) -> torch.Tensor:
+        """(D, K) running usage shares of every stage's codes."""
+        return self.usage[None] if self.depth == 1 else torch.cat([self.usage[None], self.residual_usage])
 
     @torch.no_grad()
     def _restart_dead_codes(self, z_e: torch.Tensor) -> None:
-        """Codes used under 1/10 of a uniform share get a random encoder output of this batch."""
-        dead = self.usage < 0.1 / self.codebook_size
-        n = int(dead.sum())
-        if n == 0:
-            return
+        """Codes used under 1/10 of a uniform share get a random encoder output of this batch (stage 1)
+        or a random residual left by the stages before (stages 2..D)."""
         flat = z_e.permute(0, 2, 3, 1).reshape(-1, z_e.shape[1])
-        picks = flat[torch.randint(len(flat), (n,), device=flat.device)]
-        self.codebook.weight[dead] = (picks + 0.01 * torch.randn_like(picks)).to(self.codebook.weight.dtype)
-        self.usage[dead] = 1.0 / self.codebook_size
-        if dist.is_available() and dist.is_initialized():  # every rank keeps rank 0's codebook
-            dist.broadcast(self.codebook.weight.data, 0)
-            dist.broadcast(self.usage, 0)
+        total = torch.zeros_like(flat)
+        for stage in range(self.depth):
+            usage = self.usage if stage == 0 else self.residual_usage[stage - 1]
+            weight = self.codebook.weight if stage == 0 else self.residual_codebooks[stage - 1].weight
+            target = flat - total  # stage 0: the encoder outputs themselves
+            dead = usage < 0.1 / self.codebook_size
+            n = int(dead.sum())
+            if n:
+                picks = target[torch.randint(len(target), (n,), device=flat.device)]
+                noise = 0.01 * (1 if stage == 0 else target.norm(dim=1).mean()) * torch.randn_like(picks)
+                weight[dead] = (picks + noise).to(weight.dtype)
+                usage[dead] = 1.0 / self.codebook_size
+                if dist.is_available() and dist.is_initialized():  # every rank keeps rank 0's codebook
+                    dist.broadcast(weight.data, 0)
+                    dist.broadcast(usage, 0)
+            codes = self.stage_codes(stage)
+            if stage == 0:
+                total = total + codes[(flat @ codes.t()).argmax(1)]
+            else:
+                r = flat - total
+                total = total + codes[(2 * r @ codes.t() - codes.pow(2).sum(1)).argmax(1)]
 
     @staticmethod
     def perplexity(indices: torch.Tensor, codebook_size: int) -> float:

@@ -5,6 +5,13 @@ p(s) = prod_i p(s_i | s_<i), trained with L_T = E[-log p(s)]. A start token (ind
 every sequence, so s_1 has a prediction too. Sampling draws one token at a time with temperature,
 top-k and top-p, reusing cached keys and values; positions given in advance (completion) are
 forced to their values and conditioned on.
+
+With a residual-quantized VQGAN (D codes per cell, models/quantizer.py), the sequence is still one
+step per cell, as in the RQ-Transformer (Lee et al. 2022): the step's input is the sum of the
+embeddings of the previous cell's D codes, and the step's output h_t predicts the cell's first code
+with the head and each further code d with a small depth head fed h_t plus the embeddings of the
+cell's codes before d. So a cell costs one pass of the layers whatever D is, and
+p(s) = prod_t prod_d p(s_t,d | s_<t, s_t,<d).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .hub import HubModel
+from .quantizer import pack_codes, unpack_codes
 
 
 @dataclass
@@ -30,6 +38,7 @@ class TransformerConfig:
     # Heads of keys and values (grouped-query attention): n_head query heads share them in groups.
     # 1 is multi-query attention: the KV cache, whose reading dominates sampling, is n_head x smaller.
     n_kv_head: int | None = None  # None: n_head (plain multi-head attention)
+    depth: int = 1  # D, codes per cell (the VQGAN's quantizer_depth); vocab_size is K per stage
 
     def __post_init__(self):
         if self.n_embd % self.n_head:
@@ -193,6 +202,14 @@ class CodeTransformer(nn.Module, HubModel):
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
         self.ln_f = nn.LayerNorm(config.n_embd)
         self.head = Linear(config.n_embd, config.vocab_size, bias=False)
+        k, c, extra = config.vocab_size, config.n_embd, config.depth - 1
+        # Stages 2..D: embeddings of the previous cell's codes (inputs; row K = start), embeddings of
+        # the current cell's codes (depth-head inputs), and one depth head per stage.
+        self.depth_in = nn.ModuleList(nn.Embedding(k + 1, c) for _ in range(extra))
+        self.depth_cell = nn.ModuleList(nn.Embedding(k, c) for _ in range(extra))
+        self.depth_heads = nn.ModuleList(
+            nn.Sequential(nn.LayerNorm(c), Linear(c, 2 * c), nn.GELU(), Linear(2 * c, k, bias=False)) for _ in range(extra)
+        )
         self.apply(self._init)
         for name, p in self.named_parameters():  # GPT-2: scale residual projections by depth
             if name.endswith("proj.weight") or name.endswith("mlp.2.weight"):
@@ -208,24 +225,43 @@ class CodeTransformer(nn.Module, HubModel):
     def new_cache(self, batch: int) -> KVCache:
         return KVCache(self.config, batch, self.head.weight.dtype, self.head.weight.device)
 
-    def forward(self, tokens: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
-        """tokens (B, T) in [0, K] (K = start) at positions past .. past+T-1, past = cache.length
-        -> logits (B, T, K) for the next token at each position; the cache, if given, is extended."""
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(..., D) stage tokens in [0, K] (K = start) -> (..., C): the sum of the stages' embeddings."""
+        x = self.tok_emb(tokens[..., 0])
+        for d, table in enumerate(self.depth_in):
+            x = x + table(tokens[..., d + 1])
+        return x
+
+    def hidden(self, tokens: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """tokens (B, T, D) at positions past .. past+T-1, past = cache.length -> h (B, T, C) after
+        the final norm, which predicts the next cell; the cache, if given, is extended."""
         past = 0 if cache is None else cache.length
         if past + tokens.shape[1] > self.config.block_size:
             raise ValueError(f"sequence of {past + tokens.shape[1]} tokens exceeds block_size {self.config.block_size}")
         pos = torch.arange(past, past + tokens.shape[1], device=tokens.device)
-        x = self.tok_emb(tokens) + self.pos_emb(pos)
+        x = self.embed(tokens) + self.pos_emb(pos)
         for i, block in enumerate(self.blocks):
             x = block(x, cache, i)
         if cache is not None:
             cache.length += tokens.shape[1]
-        return self.head(self.ln_f(x))
+        return self.ln_f(x)
+
+    def forward(self, tokens: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """tokens (B, T) in [0, K] (K = start), or (B, T, D) stage tokens -> logits (B, T, K) of the
+        next cell's first code at each position; the cache, if given, is extended."""
+        return self.head(self.hidden(tokens if tokens.dim() == 3 else tokens[..., None], cache))
+
+    def depth_logits(self, h: torch.Tensor, cell: torch.Tensor, stage: int) -> torch.Tensor:
+        """h (..., C) and the cell's codes of stages < stage, (..., >= stage) -> logits (..., K) of code `stage` (>= 1)."""
+        u = h
+        for d in range(stage):
+            u = u + self.depth_cell[d](cell[..., d])
+        return self.depth_heads[stage - 1](u)
 
     def decode_step(self, tokens: torch.Tensor, cache: KVCache) -> torch.Tensor:
-        """One sampling step: tokens (B,) at position cache.length -> logits (B, K); extends the cache.
+        """One sampling step: stage tokens (B, D) at position cache.length -> h (B, C); extends the cache.
 
-        The same arithmetic as forward(tokens[:, None], cache)[:, 0], written without module calls
+        The same arithmetic as hidden(tokens[:, None], cache)[:, 0], written without module calls
         or (B, 1, C) reshapes: a step is about 60 small operations on 16 rows, and on 2 CPU cores
         their fixed cost is a large part of its time (sampling with this path: 15-30% faster).
         """
@@ -233,7 +269,9 @@ class CodeTransformer(nn.Module, HubModel):
         pos, (b, c), nh, hd, kv = cache.length, (tokens.shape[0], cfg.n_embd), cfg.n_head, cfg.head_dim, cfg.n_kv_head
         if pos >= self.config.block_size:
             raise ValueError(f"sequence of {pos + 1} tokens exceeds block_size {self.config.block_size}")
-        x = self.tok_emb.weight[tokens] + self.pos_emb.weight[pos]  # (B, C)
+        x = self.tok_emb.weight[tokens[:, 0]] + self.pos_emb.weight[pos]  # (B, C)
+        for d, table in enumerate(self.depth_in):
+            x = x + table.weight[tokens[:, d + 1]]
         for i, block in enumerate(self.blocks):
             attn, (fc, _, out) = block.attn, block.mlp
             q, k, v = attn.qkv.rows(F.layer_norm(x, (c,), block.ln1.weight, block.ln1.bias)).split([c, attn.kv_dim, attn.kv_dim], dim=1)
@@ -246,18 +284,26 @@ class CodeTransformer(nn.Module, HubModel):
             x = x + attn.proj.rows(y.view(b, c))
             x = x + out.rows(F.gelu(fc.rows(F.layer_norm(x, (c,), block.ln2.weight, block.ln2.bias))))
         cache.length += 1
-        return self.head.rows(F.layer_norm(x, (c,), self.ln_f.weight, self.ln_f.bias))
+        return F.layer_norm(x, (c,), self.ln_f.weight, self.ln_f.bias)
 
     def with_start(self, codes: torch.Tensor) -> torch.Tensor:
-        """(B, L) codes -> (B, L) inputs: the start token, then codes[:, :-1]."""
-        start = torch.full((codes.shape[0], 1), self.start_token, dtype=torch.long, device=codes.device)
+        """(B, L) or (B, L, D) codes -> inputs of the same shape: the start token, then codes[:, :-1]."""
+        start = torch.full_like(codes[:, :1], self.start_token)
         return torch.cat([start, codes[:, :-1]], dim=1)
 
     def loss(self, codes: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        """L_T = mean over tokens of -log p(s_i | s_<i), in nats; codes (B, L) long, L <= block_size."""
-        logits = self(self.with_start(codes))
-        nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), codes.reshape(-1))
-        return nll, {"loss": nll.item(), "bits_per_token": nll.item() / math.log(2)}
+        """L_T = mean over cells and stages of -log p(s_t,d | s_<t, s_t,<d), in nats; codes (B, L)
+        packed (models/quantizer.py), L <= block_size."""
+        cfg = self.config
+        stages = unpack_codes(codes, cfg.vocab_size, cfg.depth)  # (B, L, D)
+        h = self.hidden(self.with_start(stages))
+        logits = [self.head(h)] + [self.depth_logits(h, stages, d) for d in range(1, cfg.depth)]
+        nlls = [F.cross_entropy(lg.reshape(-1, lg.shape[-1]), stages[..., d].reshape(-1)) for d, lg in enumerate(logits)]
+        nll = torch.stack(nlls).mean()
+        logs = {"loss": nll.item(), "bits_per_token": nll.item() / math.log(2)}
+        if cfg.depth > 1:
+            logs.update({f"bits_stage_{d + 1}": v.item() / math.log(2) for d, v in enumerate(nlls)})
+        return nll, logs
 
     @torch.no_grad()
     def sample(
@@ -272,7 +318,7 @@ class CodeTransformer(nn.Module, HubModel):
         given_mask: torch.Tensor | None = None,
         use_cache: bool = True,
     ) -> torch.Tensor:
-        """Draw n sequences (n, length) of codes in raster order.
+        """Draw n sequences (n, length) of (packed) codes in raster order.
 
         given, given_mask: (n, length) codes and bools; where the mask is set the code is kept as
         given (completion / inpainting), elsewhere it is sampled. use_cache=False recomputes the
@@ -280,16 +326,21 @@ class CodeTransformer(nn.Module, HubModel):
         """
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
-        length = length or self.config.block_size
+        cfg = self.config
+        length = length or cfg.block_size
         device = self.head.weight.device
-        # inputs[:, i] is the token fed at step i: the start token, then each sampled one.
-        inputs = torch.empty(n, length + 1, dtype=torch.long, device=device)
+        given_stages = None if given is None else unpack_codes(given, cfg.vocab_size, cfg.depth)
+        # inputs[:, i] is the cell fed at step i (D stage tokens): the start token, then each sampled cell.
+        inputs = torch.empty(n, length + 1, cfg.depth, dtype=torch.long, device=device)
         inputs[:, 0] = self.start_token
         cache = self.new_cache(n) if use_cache else None
         for i in range(length):
-            logits = self.decode_step(inputs[:, i], cache) if use_cache else self(inputs[:, : i + 1])[:, -1]
-            token = draw_tokens(logits.float(), top_k, top_p, generator, temperature)
-            if given is not None:
-                token = torch.where(given_mask[:, i], given[:, i], token)
-            inputs[:, i + 1] = token
-        return inputs[:, 1:].clone()
+            h = self.decode_step(inputs[:, i], cache) if use_cache else self.hidden(inputs[:, : i + 1])[:, -1]
+            cell = inputs[:, i + 1]
+            for d in range(cfg.depth):
+                logits = self.head.rows(h) if d == 0 else self.depth_logits(h, cell, d)
+                token = draw_tokens(logits.float(), top_k, top_p, generator, temperature)
+                if given is not None:
+                    token = torch.where(given_mask[:, i], given_stages[:, i, d], token)
+                cell[:, d] = token
+        return pack_codes(inputs[:, 1:], cfg.vocab_size)

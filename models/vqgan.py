@@ -24,8 +24,10 @@ from .quantizer import VectorQuantizer
 class VQGANConfig:
     image_size: int = 64
     channels: tuple[int, ...] = (32, 128)  # stride-2 stages: 64 -> 32 -> 16, most channels at 16x16
-    res_blocks: int = 2
-    codebook_size: int = 1024  # K
+    res_blocks: int = 2  # residual blocks at the code grid's resolution (16x16)
+    upper_res_blocks: int = 0  # residual blocks at twice that resolution (32x32)
+    codebook_size: int = 1024  # K, per quantizer stage
+    quantizer_depth: int = 1  # D: codes per cell (residual quantization); 1 = plain VQ
     code_dim: int = 32  # dimension of the (l2-normalized) codes
     beta: float = 0.25  # commitment weight
     l1_weight: float = 1.0
@@ -51,9 +53,11 @@ class VQGAN(nn.Module, HubModel):
     def __init__(self, config: VQGANConfig):
         super().__init__()
         self.config = config
-        self.encoder = Downsampler(config.channels, config.res_blocks)
-        self.quantizer = VectorQuantizer(config.channels[-1], config.codebook_size, config.code_dim, config.beta)
-        self.decoder = Upsampler(config.channels, config.res_blocks)
+        self.encoder = Downsampler(config.channels, config.res_blocks, config.upper_res_blocks)
+        self.quantizer = VectorQuantizer(
+            config.channels[-1], config.codebook_size, config.code_dim, config.beta, depth=config.quantizer_depth
+        )
+        self.decoder = Upsampler(config.channels, config.res_blocks, config.upper_res_blocks)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) in [-1, 1] -> pre-quantization latents (B, C, h, w)."""
@@ -70,7 +74,7 @@ class VQGAN(nn.Module, HubModel):
 
     @torch.no_grad()
     def encode_to_indices(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 3, S, S) in [-1, 1] -> code indices (B, h, w) long."""
+        """(B, 3, S, S) in [-1, 1] -> code indices (B, h, w) long (packed over the D stages)."""
         return self.quantizer.terms(self.encode(x))["indices"]
 
     @torch.no_grad()
@@ -140,5 +144,6 @@ def vqgan_generator_loss(
         loss = loss + weight * gan
         logs.update(gan=gan.item(), gan_weight=weight.item())
     logs["loss"] = loss.item()
-    logs["perplexity"] = VectorQuantizer.perplexity(indices, cfg.codebook_size)
+    for stage, stage_indices in enumerate(model.quantizer.unpack(indices).unbind(-1)):
+        logs["perplexity" if stage == 0 else f"perplexity_{stage + 1}"] = VectorQuantizer.perplexity(stage_indices, cfg.codebook_size)
     return loss, logs, x_rec

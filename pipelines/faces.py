@@ -130,18 +130,28 @@ def _umeyama_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 def align_face(image: np.ndarray, landmarks: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Warp the face with these landmarks to the canonical template.
 
-    Returns (crop, matrix): crop (S, S, 3) uint8, matrix (2, 3) image -> crop. When the face is
-    larger than the crop, the warp goes to an integer multiple of S first and is then area-averaged
-    down, so a 400-pixel face does not alias into a 64-pixel crop.
+    Returns (crop, matrix): crop (S, S, 3) uint8, matrix (2, 3) image -> crop.
     """
     matrix = alignment_matrix(landmarks, size)
+    return warp_to_crop(image, matrix, size), matrix
+
+
+def warp_to_crop(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+    """(H, W, 3) image through a (2, 3) image -> crop matrix -> (S, S, 3) crop. When the face is
+    larger than the crop, the warp goes to an integer multiple of S first and is then area-averaged
+    down, so a 400-pixel face does not alias into a 64-pixel crop."""
     scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))  # crop pixels per image pixel
     factor = max(1, min(8, int(np.floor(1.0 / max(scale, 1e-6)))))
-    big = matrix * factor
-    crop = cv2.warpAffine(image, big, (size * factor, size * factor), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    crop = cv2.warpAffine(image, matrix * factor, (size * factor, size * factor), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     if factor > 1:
         crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
-    return crop, matrix
+    return crop
+
+
+def native_crop_side(matrix: np.ndarray, size: int) -> float:
+    """Side, in pixels, that the S x S crop of this (2, 3) matrix covers in the image: the crop
+    side at which one crop pixel is one image pixel."""
+    return size / max(float(np.sqrt(abs(np.linalg.det(matrix[:, :2])))), 1e-6)
 
 
 def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
@@ -175,7 +185,7 @@ def paste_back(image: np.ndarray, crop: np.ndarray, mask: np.ndarray, matrix: np
     shifted = inverse.copy()
     shifted[:, 2] -= (x0, y0)  # crop -> box-local coordinates
     box = (x1 - x0, y1 - y0)
-    warped = cv2.warpAffine(crop, shifted, box, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    warped = cv2.warpAffine(crop, shifted, box, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     weight = cv2.warpAffine(mask.astype(np.float32), shifted, box, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
     weight = np.clip(weight, 0.0, 1.0)
     # region * (1 - weight) + warped * weight, rounded; a weight of exactly 0 returns region's pixel.

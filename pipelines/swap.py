@@ -2,7 +2,8 @@
 
 Z_A = q(E(align(A))),  Z_B = q(E(align(B)))          (B, 16, 16) code indices
 Z_swap = where(region, Z_A, Z_B)                     A's codes inside the face regions
-X_swap = G(Z_swap)  -> colour-matched to B -> feathered paste back into B
+X_swap = G(Z_swap)  -> composed with real detail at the photo's resolution (pipelines/detail.py)
+                    -> colour-matched to B -> feathered paste back into B
 
 python -m pipelines.swap SOURCE TARGET -o OUT.png [--regions face] [--target-face all|N|largest]
 """
@@ -20,8 +21,9 @@ import torch
 
 from models import VQGAN, CodeTransformer, WeightsError
 
-from .blend import color_transfer, feathered, region_mask, token_boundary, token_mask
-from .faces import Face, align_face, default_detector, detect_faces, paste_back
+from .blend import color_transfer, region_mask, token_boundary, token_mask
+from .detail import blend_weights, compose, detail_side, resize
+from .faces import Face, align_face, default_detector, detect_faces, native_crop_side, paste_back, warp_to_crop
 from .images import DEFAULT_MAX_PIXELS, ImageError, load_image
 
 
@@ -40,8 +42,8 @@ class SwapOptions:
     harmonize: bool = False  # resample boundary codes with the code transformer
     harmonize_temperature: float = 0.7
     harmonize_top_k: int = 50
-    # 0..1: add back the source's quantization residual A - G(Z_A) where A's codes are used. 1 keeps
-    # the detail the 1024-code book cannot hold (benchmarks/RESULTS.md: identity 79% vs 34% at 0).
+    # 0..1: add back, at the photo's resolution, the detail the decode lacks: the source's inside A's
+    # codes, the target's elsewhere (pipelines/detail.py). 0 is the decoder alone, upsampled.
     detail: float = 1.0
     min_face: float = 24.0  # smallest face used, box side in pixels
     seed: int = 0
@@ -60,6 +62,17 @@ class SwapOptions:
         ):
             if str(value) not in words and not str(value).isdigit():
                 raise ValueError(f"{name} must be one of {', '.join(words)} or a face index, got {value!r}")
+
+
+@dataclass
+class SourceFace:
+    """The face donor, prepared once (a video reuses it for every frame)."""
+
+    face: Face
+    crop: np.ndarray  # (S, S, 3) uint8, aligned
+    codes: torch.Tensor  # (h, w) long
+    decoded: np.ndarray  # (S, S, 3) uint8, G(Z_A)
+    hires: np.ndarray  # (P, P, 3) uint8, aligned at its own resolution (pipelines/detail.py)
 
 
 @dataclass
@@ -161,30 +174,27 @@ class FaceSwapPipeline:
         times["detect"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        source_crop, _ = align_face(src, source_face.landmarks, self.size)
+        source = self.prepare_source(src, source_face)
         aligned = [align_face(tgt, f.landmarks, self.size) for f in target_faces]
         target_crops = [c for c, _ in aligned]
-        times["align"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        codes = self.vqgan.encode_to_indices(to_tensor([source_crop, *target_crops]))  # (1 + N, h, w)
+        codes = self.vqgan.encode_to_indices(to_tensor(target_crops))  # (N, h, w)
         times["encode"] = time.perf_counter() - t
 
-        swap, tokens = self.exchange_codes(codes[0], codes[1:], opts, times)
+        swap, tokens = self.exchange_codes(source.codes, codes, opts, times)
         t = time.perf_counter()
-        decoded = self.decode(swap, codes[0], source_crop, tokens, opts)
+        decoded = self.decode(swap)
         times["decode_codes"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        out, mask = self.blend(tgt, aligned, decoded, opts)
+        out, mask = self.blend(tgt, aligned, decoded, opts, source, tokens)
         times["blend"] = time.perf_counter() - t
         times["total"] = time.perf_counter() - t0
         return SwapResult(
             image=out,
-            source_crop=source_crop,
+            source_crop=source.crop,
             target_crops=target_crops,
-            source_codes=codes[0].numpy(),
-            target_codes=[c.numpy() for c in codes[1:]],
+            source_codes=source.codes.numpy(),
+            target_codes=[c.numpy() for c in codes],
             swap_codes=[c.numpy() for c in swap],
             token_mask=tokens,
             mask=mask,
@@ -227,30 +237,44 @@ class FaceSwapPipeline:
             times["harmonize"] = time.perf_counter() - t
         return swap, tokens
 
-    def decode(
-        self, swap: torch.Tensor, source_codes: torch.Tensor, source_crop: np.ndarray, tokens: np.ndarray, opts: SwapOptions
-    ) -> list[np.ndarray]:
-        """G(Z_swap) -> [(S, S, 3) uint8]. With opts.detail > 0, the source's own quantization residual
-        A - G(Z_A) (the detail the codebook cannot hold) is added back inside the region of A's codes."""
-        if opts.detail <= 0:
-            return to_images(self.vqgan.decode_indices(swap))
-        out = self.vqgan.decode_indices(torch.cat([swap, source_codes[None]]))  # (N + 1, 3, S, S)
-        residual = to_tensor([source_crop])[0] - out[-1]  # (3, S, S)
-        cell = self.size // self.grid
-        where = torch.from_numpy(tokens.repeat(cell, 0).repeat(cell, 1).astype(np.float32))
-        return to_images(out[:-1] + opts.detail * residual * where)
+    @torch.no_grad()
+    def prepare_source(self, image: np.ndarray, face: Face) -> SourceFace:
+        """Align the donor face at S and at its own resolution, encode it and decode its codes."""
+        crop, matrix = align_face(image, face.landmarks, self.size)
+        side = detail_side(native_crop_side(matrix, self.size), self.size)
+        hires = warp_to_crop(image, matrix * (side / self.size), side)
+        codes = self.vqgan.encode_to_indices(to_tensor([crop]))[0]
+        decoded = to_images(self.vqgan.decode_indices(codes[None]))[0]
+        return SourceFace(face=face, crop=crop, codes=codes, decoded=decoded, hires=hires)
 
-    def blend(self, image: np.ndarray, aligned: list[tuple[np.ndarray, np.ndarray]], decoded: list[np.ndarray], opts: SwapOptions):
-        """Colour-correct each decoded face to its target crop and paste it back into a copy of image.
+    def decode(self, swap: torch.Tensor) -> list[np.ndarray]:
+        """G(Z_swap): (N, h, w) codes -> [(S, S, 3) uint8]."""
+        return to_images(self.vqgan.decode_indices(swap))
 
-        aligned: [(target crop (S, S, 3), matrix (2, 3))], decoded: [(S, S, 3)] -> (image, mask (S, S))."""
-        region = region_mask(opts.regions, self.size)
-        mask = feathered(region, opts.softness) * opts.strength
+    def blend(
+        self,
+        image: np.ndarray,
+        aligned: list[tuple[np.ndarray, np.ndarray]],
+        decoded: list[np.ndarray],
+        opts: SwapOptions,
+        source: SourceFace,
+        tokens: np.ndarray,
+    ):
+        """Compose each face at the photo's resolution, colour-correct it to its target and paste it
+        back into a copy of image.
+
+        aligned: [(target crop (S, S, 3), matrix (2, 3))], decoded: [(S, S, 3)] G(Z_swap) ->
+        (image, blend weights (S, S) in crop space)."""
         out = image
-        for (crop, matrix), face_image in zip(aligned, decoded, strict=True):
-            colored = color_transfer(face_image, crop, region) if opts.color_correction else face_image
-            out = paste_back(out, colored, mask, matrix)
-        return out, mask
+        for (_, matrix), face_image in zip(aligned, decoded, strict=True):
+            side = detail_side(native_crop_side(matrix, self.size), self.size)
+            matrix_hi = matrix * (side / self.size)  # image -> P x P crop
+            target_hi = warp_to_crop(image, matrix_hi, side)
+            face_hi = compose(face_image, source.decoded, resize(source.hires, side), target_hi, tokens, opts.detail)
+            region, weights = blend_weights(tuple(opts.regions), side, opts.softness)
+            colored = color_transfer(face_hi, target_hi, region) if opts.color_correction else face_hi
+            out = paste_back(out, colored, weights * opts.strength, matrix_hi)
+        return out, blend_weights(tuple(opts.regions), self.size, opts.softness)[1] * opts.strength
 
     def harmonize(self, swap: torch.Tensor, tokens: np.ndarray, opts: SwapOptions) -> torch.Tensor:
         """Resample the codes on the region's boundary band with the code transformer, conditioned on

@@ -155,8 +155,7 @@ class VideoSwapPipeline:
 
         src = load_image(source, name=input_label("source", source), max_pixels=sw.max_pixels)
         faces = sw._faces(src, "source", opts.min_face)
-        source_crop, _ = align_face(src, pick_faces(faces, opts.source_face)[0].landmarks, sw.size)
-        source_codes = sw.vqgan.encode_to_indices(to_tensor([source_crop]))[0]
+        source = sw.prepare_source(src, pick_faces(faces, opts.source_face)[0])
         similarity: dict[int, float] = {}  # track id -> likeness to the reference, measured when first seen
         if opts.target_face == "similar":
             if reference is None:
@@ -208,14 +207,14 @@ class VideoSwapPipeline:
                 if crops:
                     t = time.perf_counter()
                     codes = sw.vqgan.encode_to_indices(to_tensor([c for _, (c, _) in crops]))
-                    swap, tokens = sw.exchange_codes(source_codes, codes, opts)
-                    decoded = sw.decode(swap, source_codes, source_crop, tokens, opts)
+                    swap, tokens = sw.exchange_codes(source.codes, codes, opts)
+                    decoded = sw.decode(swap)
                     times["vqgan"] += time.perf_counter() - t
                 for fi, (frame, _) in enumerate(pending):
                     t = time.perf_counter()
                     mine = [(aligned, d) for (i, aligned), d in zip(crops, decoded, strict=True) if i == fi]
                     if mine:
-                        frame, _ = sw.blend(frame, [a for a, _ in mine], [d for _, d in mine], opts)
+                        frame, _ = sw.blend(frame, [a for a, _ in mine], [d for _, d in mine], opts, source, tokens)
                         with_faces += 1
                     times["blend"] += time.perf_counter() - t
                     t = time.perf_counter()

@@ -30,20 +30,23 @@ DESCRIPTIONS = {
     "loss = binary cross-entropy + KL(q(z|x) || N(0, I)) in closed form (the negative ELBO).",
     "gan": "DCGAN: transposed-conv generator from a 128-d N(0, I) latent; spectrally normalized conv discriminator; "
     "L_D = -E[log D(x)] - E[log(1 - D(G(z)))], non-saturating L_G = -E[log D(G(z))].",
-    "vqgan": "VQGAN: stride-2 conv encoder to a 16x16 grid, residual blocks at 16x16, l2-normalized codebook "
+    "vqgan": "VQGAN: stride-2 conv encoder to a 16x16 grid, residual blocks at 16x16 (and at 32x32 when "
+    "upper_res_blocks > 0), l2-normalized codebook "
     "(factorized 32-d codes) with straight-through gradients, codebook + 0.25 * commitment terms, dead-code "
-    "restarts; nearest-neighbour-upsampling decoder; L1 + L2 reconstruction; patch-GAN hinge term with the adaptive "
-    "weight after a warm-up.",
+    "restarts; with quantizer_depth D > 1, residual quantization (RQ-VAE): D - 1 further codebooks quantize what "
+    "the stages before left, so each cell carries D codes; nearest-neighbour-upsampling decoder; L1 + L2 "
+    "reconstruction; patch-GAN hinge term with the adaptive weight after a warm-up (when disc_start < steps).",
     "transformer": "GPT over the VQGAN's 16x16 code grid in raster order (a start token, learned positions, causal "
     "self-attention whose query heads share `n_kv_head` key/value heads: with 1, multi-query attention, the KV cache "
     "sampling reads is n_head times smaller), trained with the mean negative log-likelihood of the codes; sampling "
-    "with a KV cache, temperature, top-k and top-p.",
+    "with a KV cache, temperature, top-k and top-p. With depth D > 1 (a residual-quantized VQGAN) each step "
+    "predicts a cell's D codes: the first with the head, the others with small depth heads (RQ-Transformer).",
 }
 
 TERMS = (
-    "Trained on about 19,400 aligned faces from CelebA (MMLAB, CUHK; via the shards in shared/data/faces, see "
-    "their SOURCES.md), detected and aligned with this repository's pipelines/faces.py at 64x64; a fixed held-out "
-    "split of about 1,200 faces is used for the metrics. CelebA is available for non-commercial research and "
+    "Trained on about {n_train} aligned faces from CelebA (MMLAB, CUHK; via the shards in shared/data/faces, see "
+    "their SOURCES.md{subset}), detected and aligned with this repository's pipelines/faces.py at {size}x{size}; a fixed "
+    "held-out split of about 1,200 faces is used for the metrics. CelebA is available for non-commercial research and "
     "educational purposes only; these weights are derived from it and carry the same restriction. No training "
     "image is included here."
 )
@@ -118,6 +121,8 @@ def main(argv=None) -> int:
     if legacy.exists():
         seconds += float(legacy.read_text().strip().splitlines()[-1].split(",")[1])
     minutes = seconds / 60
+    excluded = run_args.get("exclude", "[]")
+    subset = "" if excluded in ("[]", "") else f"; leaving out the subsets {excluded}"
     metrics = json.loads(args.metrics.read_text()) if args.metrics else {}
     params = sum(p.numel() for p in model.parameters())
     size_mb = (args.out / "model.safetensors").stat().st_size / 1e6
@@ -151,7 +156,7 @@ def main(argv=None) -> int:
         "",
         "## Data and terms",
         "",
-        TERMS,
+        TERMS.format(n_train=run_args.get("n_train", "19,400"), size=size, subset=subset),
         "",
     ]
     (args.out / "README.md").write_text("\n".join(lines))

@@ -9,8 +9,9 @@ import numpy as np
 import torch
 
 
-def load_faces(data_dir: str | Path, split: str) -> torch.Tensor:
-    """All crops of one split ('train' or 'held_out') -> (N, S, S, 3) uint8 tensor."""
+def load_faces(data_dir: str | Path, split: str, exclude: tuple[str, ...] = ()) -> torch.Tensor:
+    """All crops of one split ('train' or 'held_out') -> (N, S, S, 3) uint8 tensor, leaving out
+    images whose name starts with one of `exclude` (a source subset, e.g. 'celeba_align_89x109/')."""
     data_dir = Path(data_dir)
     index_path = data_dir / "index.json"
     if not index_path.is_file():
@@ -20,6 +21,8 @@ def load_faces(data_dir: str | Path, split: str) -> torch.Tensor:
     for unit in index["units"]:
         with np.load(data_dir / f"{unit}.npz") as z:
             keep = z["held_out"] if split == "held_out" else ~z["held_out"]
+            if exclude:
+                keep = keep & ~np.array([str(n).startswith(exclude) for n in z["names"]], dtype=bool)
             parts.append(z["crops"][keep])
     return torch.from_numpy(np.concatenate(parts))
 

@@ -45,10 +45,29 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     )
 
 
-def load_eval_faces(data: Path, size: int, limit: int) -> np.ndarray:
-    """Held-out split of a prepared dataset, or detected-and-aligned faces from a folder of images."""
+def codebook_health(model: VQGAN, codes: torch.Tensor) -> dict[str, float]:
+    """Share of each stage's K codes used, and their perplexity, on packed codes (N, h, w).
+    codebook_usage / perplexity are the worst stage's (stage 1 at D = 1); per stage as *_stage_d."""
+    k = model.config.codebook_size
+    out: dict[str, float] = {}
+    for d, stage in enumerate(model.quantizer.unpack(codes).unbind(-1)):
+        p = torch.bincount(stage.flatten(), minlength=k).double()
+        p = p[p > 0] / p.sum()
+        out[f"codebook_usage_stage_{d + 1}"] = float(len(p) / k)
+        out[f"perplexity_stage_{d + 1}"] = float(torch.exp(-(p * p.log()).sum()))
+    depth = model.config.quantizer_depth
+    out["codebook_usage"] = min(out[f"codebook_usage_stage_{d + 1}"] for d in range(depth))
+    out["perplexity"] = min(out[f"perplexity_stage_{d + 1}"] for d in range(depth))
+    if depth == 1:
+        out = {key: out[key] for key in ("codebook_usage", "perplexity")}
+    return out
+
+
+def load_eval_faces(data: Path, size: int, limit: int, exclude: tuple[str, ...] = ()) -> np.ndarray:
+    """Held-out split of a prepared dataset (less names starting with `exclude`), or
+    detected-and-aligned faces from a folder of images."""
     if (data / "index.json").exists():
-        return load_faces(data, "held_out").numpy()[:limit]
+        return load_faces(data, "held_out", exclude).numpy()[:limit]
     from pipelines.faces import align_face, detect_faces
     from pipelines.images import ImageError, load_image
 
@@ -93,13 +112,15 @@ def generate(model, family: str, n: int, seed: int, vqgan: VQGAN | None, batch: 
     return np.concatenate(out)
 
 
-def evaluate(family: str, weights: Path, data: Path, limit: int, n_samples: int, seed: int, vqgan_path: Path | None) -> dict:
+def evaluate(
+    family: str, weights: Path, data: Path, limit: int, n_samples: int, seed: int, vqgan_path: Path | None, exclude: tuple[str, ...] = ()
+) -> dict:
     from .identity import describe_crops, frechet_distance
 
     model = REGISTRY[family].from_pretrained(weights)
     vqgan = VQGAN.from_pretrained(vqgan_path) if family == "transformer" else None
     size = vqgan.config.image_size if vqgan else model.config.image_size
-    faces = load_eval_faces(data, size, limit)
+    faces = load_eval_faces(data, size, limit, exclude)
     if len(faces) < 2:
         raise ValueError(f"{data}: fewer than 2 faces to evaluate on")
     result: dict[str, float | int] = {"n_images": int(len(faces))}
@@ -108,12 +129,7 @@ def evaluate(family: str, weights: Path, data: Path, limit: int, n_samples: int,
         result["psnr"] = psnr(faces, rec)
         result["ssim"] = ssim(faces, rec)
         if family == "vqgan":
-            idx = torch.cat(codes)
-            k = model.config.codebook_size
-            result["codebook_usage"] = float(torch.unique(idx).numel() / k)
-            p = torch.bincount(idx.flatten(), minlength=k).double()
-            p = p[p > 0] / p.sum()
-            result["perplexity"] = float(torch.exp(-(p * p.log()).sum()))
+            result.update(codebook_health(model, torch.cat(codes)))
     if family == "transformer":
         codes = torch.cat(reconstruct(vqgan, "vqgan", faces)[1]).flatten(1)
         with torch.no_grad():
@@ -137,13 +153,14 @@ def main(argv=None) -> int:
     p.add_argument("--limit", type=int, default=1000, help="at most this many held-out faces")
     p.add_argument("--samples", type=int, default=500, help="generated images for the Frechet distance (0: skip)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--exclude", action="append", default=[], metavar="PREFIX", help="skip held-out faces named PREFIX...")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
     if not args.data.is_dir():
         print(f"error: --data {args.data}: not a folder", file=sys.stderr)
         return 2
     try:
-        result = evaluate(args.family, args.weights, args.data, args.limit, args.samples, args.seed, args.vqgan)
+        result = evaluate(args.family, args.weights, args.data, args.limit, args.samples, args.seed, args.vqgan, tuple(args.exclude))
     except (WeightsError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -1,0 +1,81 @@
+"""Detail at the photo's own resolution: the swapped face is composed at the size the target face
+has in the photo, not decoded at the model's crop size and upscaled.
+
+The VQGAN decodes S x S crops (S = 128); a face in a photo often spans 200-500 pixels. A crop
+upscaled that much is soft. So the face is composed at P x P, P 1.5 times the side the crop covers
+in the photo (at most MAX_DETAIL_SIDE), as the upsampled decode plus the detail the decode lacks, a
+two-level Laplacian pyramid whose fine level comes from real pixels:
+
+    face_P = up(G(Z_swap)) + detail * [ w * (A_P - up(G(Z_A))) + (1 - w) * (B_P - up(G(Z_swap))) ]
+
+A_P, B_P: the source and target faces aligned at P (the same template, so the same geometry);
+up: bicubic S -> P; w: the cells that carry A's codes, smoothed over one cell. Inside A's cells the
+fine level (and what the codebook could not hold) is the source's own; outside them it is the
+target's, so the target's skin, hair and background stay pixel-sharp. At detail 0 the face is the
+decoder's alone, upsampled. No sharpening filter is involved: every added frequency is measured
+from a photo.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import cv2
+import numpy as np
+
+from .blend import feathered, region_mask
+
+MAX_DETAIL_SIDE = 768  # pixels; larger faces are composed at this size and upscaled by the paste
+SIDE_STEP = 32  # P is rounded up to a multiple of this, so masks for nearby sizes are shared
+OVERSAMPLE = 1.5  # crop pixels per photo pixel: resampling twice (warp in, paste back) softens less
+
+
+def detail_side(native_side: float, size: int) -> int:
+    """Crop side P for a face whose S-crop covers `native_side` image pixels: S <= P <= MAX_DETAIL_SIDE."""
+    side = int(np.ceil(OVERSAMPLE * native_side / SIDE_STEP) * SIDE_STEP)
+    return int(min(max(side, size), max(MAX_DETAIL_SIDE, size)))
+
+
+def resize(image: np.ndarray, side: int) -> np.ndarray:
+    """(s, s, C) -> (side, side, C): bicubic up, area-averaged down; float or uint8 as given."""
+    if image.shape[0] == side:
+        return image
+    interpolation = cv2.INTER_CUBIC if side > image.shape[0] else cv2.INTER_AREA
+    return cv2.resize(image, (side, side), interpolation=interpolation)
+
+
+def cell_weights(tokens: np.ndarray, side: int) -> np.ndarray:
+    """(h, w) bool cells -> (side, side, 1) float32 weights, 1 inside the True cells, ramping to 0
+    over about one cell across their edge (a hard cell edge would show as a step in the detail)."""
+    hard = cv2.resize(tokens.astype(np.float32), (side, side), interpolation=cv2.INTER_NEAREST)
+    sigma = side / tokens.shape[0] / 3
+    return cv2.GaussianBlur(hard, (0, 0), sigmaX=sigma)[..., None]
+
+
+def compose(
+    decoded_swap: np.ndarray,
+    decoded_source: np.ndarray,
+    source_hi: np.ndarray,
+    target_hi: np.ndarray,
+    tokens: np.ndarray,
+    detail: float,
+) -> np.ndarray:
+    """The formula in the module docstring. decoded_*: (S, S, 3) uint8 decodes; source_hi, target_hi:
+    (P, P, 3) uint8 aligned faces; tokens (h, w) bool cells of A's codes -> (P, P, 3) uint8."""
+    side = target_hi.shape[0]
+    swap_up = resize(decoded_swap.astype(np.float32), side)
+    if detail <= 0:
+        return np.clip(swap_up + 0.5, 0, 255).astype(np.uint8)
+    w = cell_weights(tokens, side)
+    source_detail = source_hi.astype(np.float32) - resize(decoded_source.astype(np.float32), side)
+    target_detail = target_hi.astype(np.float32) - swap_up
+    face = swap_up + detail * (w * source_detail + (1 - w) * target_detail)
+    return np.clip(face + 0.5, 0, 255).astype(np.uint8)
+
+
+@functools.lru_cache(maxsize=64)
+def blend_weights(regions: tuple[str, ...], side: int, softness: float) -> tuple[np.ndarray, np.ndarray]:
+    """(region mask, feathered blend weights), both (side, side) float32, cached: a video asks for
+    the same few sizes on every frame."""
+    region = region_mask(regions, side)
+    return region, feathered(region, softness)
