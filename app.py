@@ -115,12 +115,13 @@ def need(value, what: str):
     return value
 
 
-def swap_options(regions, target_face, strength, softness, color, harmonize=False, detail=1.0) -> SwapOptions:
+def swap_options(regions, target_face, strength, softness, color, harmonize=False, detail=1.0, keep_expression=False) -> SwapOptions:
     if not regions:
         raise gr.Error("Choose at least one face region to swap.")
     return SwapOptions(
         regions=tuple(regions), target_face=str(target_face), strength=float(strength), softness=float(softness),
         color_correction=bool(color), harmonize=bool(harmonize), detail=float(detail),
+        expression="target" if keep_expression else "source",
     )  # fmt: skip
 
 
@@ -174,7 +175,7 @@ models, not as evidence of anything.
 def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: SamplingPipeline) -> gr.Blocks:
     """The UI. Every handler closes over the pipelines loaded once at start-up."""
     vq = swapper.vqgan
-    k = vq.config.codebook_size
+    k, depth = vq.config.codebook_size, vq.config.quantizer_depth
     region_names = list(REGIONS)
     face_choices = ["all", "largest", "similar"] + [str(i) for i in range(10)]
     families = [
@@ -187,30 +188,33 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
     @gpu
     @friendly_errors
     def swap_photo(
-        source, target, regions, target_face, strength, softness, color, harmonize, reference=None, detail=1.0, progress=gr.Progress()
-    ):
+        source, target, regions, target_face, strength, softness, color, harmonize, reference=None, detail=1.0, keep_expression=False,
+        progress=gr.Progress(),
+    ):  # fmt: skip
         need(source, "a source photo (the face to use)")
         need(target, "a target photo (the photo to change)")
         progress(0.1, desc="Detecting and swapping faces")
-        r = swapper(source, target, swap_options(regions, target_face, strength, softness, color, harmonize, detail), reference=reference)
+        r = swapper(source, target, swap_options(regions, target_face, strength, softness, color, harmonize, detail, keep_expression),
+                    reference=reference)  # fmt: skip
         gallery = [
             (upscale(r.source_crop), "source face, aligned"),
             (upscale(r.target_crops[0]), "target face, aligned"),
-            (code_map_image(r.source_codes, k, 16), "source codes"),
-            (code_map_image(r.target_codes[0], k, 16), "target codes"),
-            (code_map_image(r.swap_codes[0], k, 16), "swapped codes"),
+            (code_map_image(r.source_codes, k, 16, depth), "source codes"),
+            (code_map_image(r.target_codes[0], k, 16, depth), "target codes"),
+            (code_map_image(r.swap_codes[0], k, 16, depth), "swapped codes"),
             (mask_image(r.token_mask.astype(np.float32), 16), "code mask (white: source codes)"),
             (upscale(r.decoded[0]), "decoded swap, before blending"),
-            (mask_image(r.mask, 4), "blend mask"),
+            (mask_image(r.mask, max(1, 256 // r.mask.shape[0])), "blend mask"),
         ]
         stages = " · ".join(f"{name} {sec * 1000:.0f} ms" for name, sec in r.timings.items())
-        return save_png(r.image), gallery, f"{len(r.target_faces)} face(s) swapped. {stages}"
+        warnings = "".join(f" Warning: {w}." for w in r.warnings)
+        return save_png(r.image), gallery, f"{len(r.target_faces)} face(s) swapped.{warnings} {stages}"
 
     @gpu
     @friendly_errors
     def swap_video(
         source, clip, regions, target_face, strength, softness, color, detect_every, reference=None, detail=1.0,
-        request: gr.Request = None, progress=gr.Progress(),
+        keep_expression=True, request: gr.Request = None, progress=gr.Progress(),
     ):  # fmt: skip
         need(source, "a source photo (the face to use)")
         need(clip, "a video")
@@ -219,8 +223,9 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
         stop = threading.Event()
         stop_video[session] = stop
         try:
+            opts = swap_options(regions, target_face, strength, softness, color, detail=detail, keep_expression=keep_expression)
             r = video(
-                source, clip, out, swap_options(regions, target_face, strength, softness, color, detail=detail),
+                source, clip, out, opts,
                 detect_every=int(detect_every), progress=lambda done, total: progress((done, total), desc="Swapping frames", unit="frames"),
                 reference=reference, cancel=stop,
             )  # fmt: skip
@@ -255,7 +260,7 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
     def reconstruct(photo):
         need(photo, "a photo with a face")
         r = sampler.reconstruct(photo)
-        return [(upscale(img), name) for name, img in r.items()]
+        return [(upscale(img), f"{name}, {img.shape[0]}x{img.shape[1]}") for name, img in r.items()]
 
     @gpu
     @friendly_errors
@@ -277,7 +282,8 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
 
     usage = vq.quantizer.usage.numpy()
     used = int((usage > 0.1 / k).sum())
-    usage_text = f"{used} of {k} codes in regular use during training (running usage above a tenth of uniform)."
+    stage = " of the first stage" if depth > 1 else ""
+    usage_text = f"{used} of {k} codes{stage} in regular use during training (running usage above a tenth of uniform)."
 
     with gr.Blocks(title="CodeSwap", delete_cache=(1800, OUTPUT_MAX_AGE)) as demo:
         gr.Markdown(
@@ -309,6 +315,7 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
                     softness = gr.Slider(0, 0.3, value=0.08, step=0.01, label="Edge softness")
                     color = gr.Checkbox(value=True, label="Colour correction")
                     detail = gr.Slider(0, 1, value=1.0, step=0.05, label="Source detail (0 = pure code exchange)")
+                    expression = gr.Checkbox(value=False, label="Keep the target's expression (eyes, mouth)")
                     harmonize = gr.Checkbox(
                         value=False, label="Harmonize seam with the transformer", interactive=swapper.transformer is not None
                     )
@@ -318,7 +325,7 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
             steps = gr.Gallery(label="Intermediates", columns=8, height="auto")
             go.click(
                 swap_photo,
-                [src, tgt, regions, target_face, strength, softness, color, harmonize, ref, detail],
+                [src, tgt, regions, target_face, strength, softness, color, harmonize, ref, detail, expression],
                 [out, steps, info],
                 api_name="swap_photo",
             )
@@ -345,6 +352,7 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
                     vsoft = gr.Slider(0, 0.3, value=0.08, step=0.01, label="Edge softness")
                     vcolor = gr.Checkbox(value=True, label="Colour correction")
                     vdetail = gr.Slider(0, 1, value=1.0, step=0.05, label="Source detail (0 = pure code exchange)")
+                    vexpression = gr.Checkbox(value=True, label="Keep the actors' expressions (eyes, mouth)")
                 vref = PhotoUpload(label="Reference: the person to replace (for 'similar')", height=160)
             with gr.Row():
                 vgo = gr.Button("Swap video", variant="primary", elem_id="video-button", scale=4)
@@ -352,7 +360,7 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
             vinfo = gr.Markdown()
             vgo.click(
                 swap_video,
-                [vsrc, vin, vregions, vtarget, vstrength, vsoft, vcolor, vdetect, vref, vdetail],
+                [vsrc, vin, vregions, vtarget, vstrength, vsoft, vcolor, vdetect, vref, vdetail, vexpression],
                 [vout, vinfo],
                 api_name="swap_video",
             )

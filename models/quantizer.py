@@ -81,6 +81,7 @@ class VectorQuantizer(nn.Module):
     def stage_codes(self, stage: int) -> torch.Tensor:
         """(K, code_dim) vectors of stage 0 (unit vectors) or of a residual stage 1..D-1."""
         return self.codes() if stage == 0 else self.residual_codebooks[stage - 1].weight
+
     def codes(self) -> torch.Tensor:
         """(K, code_dim) unit vectors."""
         return F.normalize(self.codebook.weight, dim=1)

@@ -2,7 +2,8 @@
 
     pipe = SamplingPipeline.from_pretrained()
     pipe.sample("vae", n=16, seed=0)             -> (16, S, S, 3) uint8
-    pipe.reconstruct(photo)                      -> {"input", "ae", "vae", "vqgan"} aligned crops
+    pipe.reconstruct(photo)                      -> {"input", "ae", "vae", "vqgan"} aligned crops, each
+                                                    at its model's resolution (64 or 128)
     pipe.interpolate(photo_a, photo_b, "vae", steps=8, mode="slerp")
     pipe.complete(photo, keep="top", n=4, seed=0)
 
@@ -65,17 +66,22 @@ class SamplingPipeline:
             raise ValueError(f"the {family} model is not loaded (weights/{family} missing)")
         return m
 
-    @property
-    def size(self) -> int:
-        return next(m.config.image_size for k, m in self.models.items() if m is not None and k != "transformer")
+    def size_of(self, family: str) -> int:
+        """Side of the faces a family makes and reads (the VQGAN's for "vqgan" / "transformer")."""
+        return self.model("vqgan" if family == "transformer" else family).config.image_size
 
-    def align(self, image, label: str = "image") -> np.ndarray:
-        """Photo -> the most confident face, aligned: (S, S, 3) uint8."""
+    def find_face(self, image, label: str = "image"):
+        """Photo -> (the photo as RGB, its most confident face)."""
         rgb = load_image(image, name=label)
         faces = detect_faces(rgb, self.detector)
         if not faces:
             raise NoFaceError(f"no face found in the {label}")
-        return align_face(rgb, faces[0].landmarks, self.size)[0]
+        return rgb, faces[0]
+
+    def align(self, image, label: str, size: int) -> np.ndarray:
+        """Photo -> the most confident face, aligned: (S, S, 3) uint8."""
+        rgb, face = self.find_face(image, label)
+        return align_face(rgb, face.landmarks, size)[0]
 
     @torch.no_grad()
     def sample(self, family: str, n: int = 16, seed: int = 0, temperature: float = 1.0, truncation: float | None = None,
@@ -101,16 +107,15 @@ class SamplingPipeline:
 
     @torch.no_grad()
     def reconstruct(self, image) -> dict[str, np.ndarray]:
-        """One photo's face through every autoencoding family -> {"input", "ae", "vae", "vqgan"} crops."""
-        crop = self.align(image, "photo")
-        x = to_tensor([crop])
-        out = {"input": crop}
-        for family in ("ae", "vae"):
-            if self.models[family] is not None:
-                out[family] = to_images(self.models[family](x))[0]
-        if self.models["vqgan"] is not None:
-            vq = self.models["vqgan"]
-            out["vqgan"] = to_images(vq.decode_indices(vq.encode_to_indices(x)))[0]
+        """One photo's face through every autoencoding family -> {"input", "ae", "vae", "vqgan"} crops;
+        each family's at its own resolution, "input" at the largest."""
+        rgb, face = self.find_face(image, "photo")
+        loaded = [f for f in ("ae", "vae", "vqgan") if self.models[f] is not None]
+        out = {"input": align_face(rgb, face.landmarks, max(self.size_of(f) for f in loaded))[0]} if loaded else {}
+        for family in loaded:
+            m = self.models[family]
+            x = to_tensor([align_face(rgb, face.landmarks, m.config.image_size)[0]])
+            out[family] = to_images(m.decode_indices(m.encode_to_indices(x)) if family == "vqgan" else m(x))[0]
         return out
 
     @torch.no_grad()
@@ -123,16 +128,12 @@ class SamplingPipeline:
             raise ValueError(f"mode must be 'lerp' or 'slerp', got {mode!r}")
         if not 2 <= steps <= 32:
             raise ValueError(f"steps must be between 2 and 32, got {steps}")
-        x = to_tensor([self.align(image_a, "first photo"), self.align(image_b, "second photo")])
-        m = self.model(family)
-        if family == "ae":
-            z = m.encode(x)
-        elif family == "vae":
-            z = m.encode(x)[0]
-        elif family == "vqgan":
-            z = m.encode(x)
-        else:
+        if family not in ("ae", "vae", "vqgan"):
             raise ValueError(f"interpolation needs an encoder: ae, vae or vqgan, not {family!r}")
+        m = self.model(family)
+        size = m.config.image_size
+        x = to_tensor([self.align(image_a, "first photo", size), self.align(image_b, "second photo", size)])
+        z = m.encode(x)[0] if family == "vae" else m.encode(x)  # the VAE's posterior mean
         ts = np.linspace(0.0, 1.0, steps)
         mix = (lambda t: (1 - t) * z[0] + t * z[1]) if mode == "lerp" else (lambda t: slerp(z[0], z[1], t))
         zs = torch.stack([mix(float(t)) for t in ts])
@@ -150,7 +151,7 @@ class SamplingPipeline:
         outside that region are kept and the region is resampled. Returns {"input", "kept"
         (h, w) bool, "variations" (n, S, S, 3) uint8}."""
         vq, tr = self.model("vqgan"), self.model("transformer")
-        crop = self.align(image, "photo")
+        crop = self.align(image, "photo", vq.config.image_size)
         codes = vq.encode_to_indices(to_tensor([crop]))  # (1, h, w)
         g = vq.config.grid_size
         if keep == "top":

@@ -25,6 +25,9 @@ from .blend import color_transfer, region_mask, token_boundary, token_mask
 from .detail import blend_weights, compose, detail_side, resize
 from .faces import Face, align_face, default_detector, detect_faces, native_crop_side, paste_back, warp_to_crop
 from .images import DEFAULT_MAX_PIXELS, ImageError, load_image
+from .pose import Pose, choose_view, complete_from_visible_half, estimate_pose
+
+EXPRESSION_REGIONS = ("eyes", "mouth")  # where SwapOptions.expression="target" keeps the target's face
 
 
 class NoFaceError(ValueError):
@@ -34,6 +37,10 @@ class NoFaceError(ValueError):
 @dataclass
 class SwapOptions:
     regions: tuple[str, ...] = ("face",)  # any of pipelines.blend.REGIONS
+    # "source": the swapped regions carry the source's whole face, expression included. "target": the
+    # cells where expression lives (EXPRESSION_REGIONS: eyes and mouth) keep the target's codes and
+    # pixels, so the target still talks, blinks and looks where it looked; identity comes from the rest.
+    expression: str = "source"
     target_face: str = "all"  # "all", "largest", "similar" (to a reference face), or an index (0 = most confident)
     source_face: str = "largest"  # "largest" or an index
     strength: float = 1.0  # weight of the swapped face in the final blend, 0..1
@@ -56,6 +63,8 @@ class SwapOptions:
         if not 0.0 <= self.softness <= 0.5:
             raise ValueError(f"softness must be in [0, 0.5], got {self.softness}")
         region_mask(self.regions, 16)  # raises on unknown names
+        if self.expression not in ("source", "target"):
+            raise ValueError(f"expression must be 'source' or 'target', got {self.expression!r}")
         for name, value, words in (
             ("target_face", self.target_face, ("all", "largest", "similar")),
             ("source_face", self.source_face, ("largest",)),
@@ -73,6 +82,9 @@ class SourceFace:
     codes: torch.Tensor  # (h, w) long
     decoded: np.ndarray  # (S, S, 3) uint8, G(Z_A)
     hires: np.ndarray  # (P, P, 3) uint8, aligned at its own resolution (pipelines/detail.py)
+    pose: Pose
+    # (mirror, complete) -> this face mirrored and/or with its hidden half rebuilt (pipelines/pose.py)
+    views: dict[tuple[bool, bool], SourceFace] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -89,11 +101,20 @@ class SwapResult:
     target_faces: list[Face]
     source_face: Face
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    warnings: list[str] = field(default_factory=list)  # plain words, e.g. poses too different
 
 
 def input_label(role: str, value) -> str:
     """'source' or 'source image photo.jpg': how error messages name an input."""
     return f"{role} image {Path(value).name}" if isinstance(value, (str, Path)) else f"{role} image"
+
+
+def source_cells(opts: SwapOptions, size: int, grid: int) -> np.ndarray:
+    """(grid, grid) bool: the code cells that take the source's codes (and detail)."""
+    cells = token_mask(region_mask(opts.regions, size), grid)
+    if opts.expression == "target":
+        cells &= ~token_mask(region_mask(EXPRESSION_REGIONS, size), grid, threshold=0.25)
+    return cells
 
 
 def pick_faces(faces: list[Face], which: str) -> list[Face]:
@@ -178,15 +199,16 @@ class FaceSwapPipeline:
         aligned = [align_face(tgt, f.landmarks, self.size) for f in target_faces]
         target_crops = [c for c, _ in aligned]
         codes = self.vqgan.encode_to_indices(to_tensor(target_crops))  # (N, h, w)
+        views, warnings = self.views_for(source, [f.landmarks for f in target_faces])
         times["encode"] = time.perf_counter() - t
 
-        swap, tokens = self.exchange_codes(source.codes, codes, opts, times)
+        swap, tokens = self.exchange_codes(torch.stack([v.codes for v in views]), codes, opts, times)
         t = time.perf_counter()
         decoded = self.decode(swap)
         times["decode_codes"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        out, mask = self.blend(tgt, aligned, decoded, opts, source, tokens)
+        out, mask = self.blend(tgt, aligned, decoded, opts, views, tokens)
         times["blend"] = time.perf_counter() - t
         times["total"] = time.perf_counter() - t0
         return SwapResult(
@@ -202,6 +224,7 @@ class FaceSwapPipeline:
             target_faces=target_faces,
             source_face=source_face,
             timings=times,
+            warnings=warnings,
         )
 
     @torch.no_grad()
@@ -227,9 +250,10 @@ class FaceSwapPipeline:
     def exchange_codes(self, source: torch.Tensor, targets: torch.Tensor, opts: SwapOptions, times: dict | None = None):
         """Z_swap = A's codes inside the regions, B's elsewhere (then harmonized if asked).
 
-        source (h, w), targets (N, h, w) long -> swap (N, h, w) long, token mask (h, w) bool."""
-        tokens = token_mask(region_mask(opts.regions, self.size), self.grid)
-        swap = torch.where(torch.from_numpy(tokens), source[None], targets)
+        source (h, w) or one per target (N, h, w), targets (N, h, w) long -> swap (N, h, w) long,
+        token mask (h, w) bool."""
+        tokens = source_cells(opts, self.size, self.grid)
+        swap = torch.where(torch.from_numpy(tokens), source if source.dim() == 3 else source[None], targets)
         t = time.perf_counter()
         if opts.harmonize:
             swap = self.harmonize(swap, tokens, opts)
@@ -243,9 +267,38 @@ class FaceSwapPipeline:
         crop, matrix = align_face(image, face.landmarks, self.size)
         side = detail_side(native_crop_side(matrix, self.size), self.size)
         hires = warp_to_crop(image, matrix * (side / self.size), side)
+        return self._encoded(face, crop, hires, estimate_pose(face.landmarks))
+
+    def _encoded(self, face: Face, crop: np.ndarray, hires: np.ndarray, pose: Pose) -> SourceFace:
         codes = self.vqgan.encode_to_indices(to_tensor([crop]))[0]
         decoded = to_images(self.vqgan.decode_indices(codes[None]))[0]
-        return SourceFace(face=face, crop=crop, codes=codes, decoded=decoded, hires=hires)
+        return SourceFace(face=face, crop=crop, codes=codes, decoded=decoded, hires=hires, pose=pose)
+
+    @torch.no_grad()
+    def view(self, source: SourceFace, mirror: bool, complete: bool) -> SourceFace:
+        """The source as used on a target of another pose: mirrored and/or with its hidden half rebuilt
+        from the visible one (pipelines/pose.py); made once per source and kept."""
+        if not (mirror or complete):
+            return source
+        if (mirror, complete) not in source.views:
+            crop, hires, yaw = source.crop, source.hires, source.pose.yaw
+            if mirror:
+                crop, hires, yaw = crop[:, ::-1], hires[:, ::-1], -yaw
+            if complete:
+                crop, hires = complete_from_visible_half(crop, yaw), complete_from_visible_half(hires, yaw)
+            pose = Pose(yaw=0.0 if complete else yaw, roll=source.pose.roll)
+            source.views[(mirror, complete)] = self._encoded(source.face, np.ascontiguousarray(crop), np.ascontiguousarray(hires), pose)
+        return source.views[(mirror, complete)]
+
+    def views_for(self, source: SourceFace, targets: list[np.ndarray]) -> tuple[list[SourceFace], list[str]]:
+        """One source view per target face ((5, 2) landmarks), chosen by the two poses, and the warnings to show."""
+        views, warnings = [], []
+        for landmarks in targets:
+            mirror, complete, warning = choose_view(source.pose, estimate_pose(landmarks))
+            views.append(self.view(source, mirror, complete))
+            if warning and warning not in warnings:
+                warnings.append(warning)
+        return views, warnings
 
     def decode(self, swap: torch.Tensor) -> list[np.ndarray]:
         """G(Z_swap): (N, h, w) codes -> [(S, S, 3) uint8]."""
@@ -257,16 +310,16 @@ class FaceSwapPipeline:
         aligned: list[tuple[np.ndarray, np.ndarray]],
         decoded: list[np.ndarray],
         opts: SwapOptions,
-        source: SourceFace,
+        sources: list[SourceFace],
         tokens: np.ndarray,
     ):
         """Compose each face at the photo's resolution, colour-correct it to its target and paste it
         back into a copy of image.
 
-        aligned: [(target crop (S, S, 3), matrix (2, 3))], decoded: [(S, S, 3)] G(Z_swap) ->
-        (image, blend weights (S, S) in crop space)."""
+        aligned: [(target crop (S, S, 3), matrix (2, 3))], decoded: [(S, S, 3)] G(Z_swap), sources: the
+        source view used for each -> (image, blend weights (S, S) in crop space)."""
         out = image
-        for (_, matrix), face_image in zip(aligned, decoded, strict=True):
+        for (_, matrix), face_image, source in zip(aligned, decoded, sources, strict=True):
             side = detail_side(native_crop_side(matrix, self.size), self.size)
             matrix_hi = matrix * (side / self.size)  # image -> P x P crop
             target_hi = warp_to_crop(image, matrix_hi, side)
@@ -295,6 +348,8 @@ class FaceSwapPipeline:
 def add_swap_arguments(p: argparse.ArgumentParser) -> None:
     """The swap options shared by the photo and video command lines."""
     p.add_argument("--regions", default="face", help="comma-separated: face, eyes, brows, nose, mouth")
+    p.add_argument("--expression", choices=("source", "target"), default=None,
+                   help="whose expression (eyes, mouth) the result shows; default: source for photos, target for video")  # fmt: skip
     p.add_argument("--target-face", default="all", help="all, largest, similar (needs --reference), or an index (0 = first)")
     p.add_argument("--reference", default=None, help="photo of the person to replace, for --target-face similar")
     p.add_argument("--source-face", default="largest", help="largest or a face index")
@@ -307,9 +362,10 @@ def add_swap_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", default=None, help="weights folder or Hub repo id (default: weights/)")
 
 
-def options_from_args(args: argparse.Namespace) -> SwapOptions:
+def options_from_args(args: argparse.Namespace, default_expression: str = "source") -> SwapOptions:
     return SwapOptions(
         regions=tuple(r.strip() for r in args.regions.split(",") if r.strip()),
+        expression=args.expression or default_expression,
         target_face=args.target_face,
         source_face=args.source_face,
         strength=args.strength,
@@ -337,6 +393,8 @@ def main(argv=None) -> int:
         pipe = FaceSwapPipeline.from_pretrained(args.weights, max_pixels=int(args.max_megapixels * 1e6))
         result = pipe(args.source, args.target, options, reference=args.reference)
         save_image_atomic(result.image, args.output, text=provenance())
+        for warning in result.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
     except (ImageError, NoFaceError, WeightsError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -68,14 +68,16 @@ class VideoResult:
     seconds: float
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, summed over frames
     declared_frames: int = 0  # duration x frame rate from the file's header
+    warnings: list[str] = field(default_factory=list)  # pose warnings met on any frame
 
     @property
     def note(self) -> str:
-        """A warning worth showing with the result, or ''."""
+        """Warnings worth showing with the result, or ''."""
+        notes = list(self.warnings)
         if self.frames < 0.9 * self.declared_frames - 2:  # ffmpeg stops quietly at damage: say so
-            return (f"only {self.frames} of the about {self.declared_frames} frames the file declares could be decoded; "
-                    "it may be truncated or damaged, so the result is shorter")  # fmt: skip
-        return ""
+            notes.append(f"only {self.frames} of the about {self.declared_frames} frames the file declares could be decoded; "
+                         "it may be truncated or damaged, so the result is shorter")  # fmt: skip
+        return "; ".join(notes)
 
 
 def probe(path: Path, limits: VideoLimits) -> dict:
@@ -140,7 +142,7 @@ class VideoSwapPipeline:
         cancel: threading.Event | None = None,
         reference=None,
     ) -> VideoResult:
-        opts = options or SwapOptions()
+        opts = options or SwapOptions(expression="target")  # a video keeps its actors' expressions by default
         opts.validate()
         video, output = Path(video), Path(output)
         if output.suffix.lower() != ".mp4":
@@ -197,24 +199,27 @@ class VideoSwapPipeline:
             next(reader)
             w, h = meta["size"]
             pending: list[tuple[np.ndarray, list[np.ndarray]]] = []  # (frame, landmarks of each face to swap) for the batched VQGAN pass
+            warnings: dict[str, None] = {}  # pose warnings met on any frame, in order
 
             def flush():
                 nonlocal with_faces
                 t = time.perf_counter()
-                crops = [(fi, align_face(frame, points, sw.size)) for fi, (frame, faces) in enumerate(pending) for points in faces]
+                crops = [(fi, points, align_face(frame, points, sw.size)) for fi, (frame, faces) in enumerate(pending) for points in faces]
                 times["align"] += time.perf_counter() - t
-                decoded = []
+                decoded, views = [], []
                 if crops:
                     t = time.perf_counter()
-                    codes = sw.vqgan.encode_to_indices(to_tensor([c for _, (c, _) in crops]))
-                    swap, tokens = sw.exchange_codes(source.codes, codes, opts)
+                    codes = sw.vqgan.encode_to_indices(to_tensor([c for _, _, (c, _) in crops]))
+                    views, pose_warnings = sw.views_for(source, [points for _, points, _ in crops])
+                    warnings.update(pose_warnings)
+                    swap, tokens = sw.exchange_codes(torch.stack([v.codes for v in views]), codes, opts)
                     decoded = sw.decode(swap)
                     times["vqgan"] += time.perf_counter() - t
                 for fi, (frame, _) in enumerate(pending):
                     t = time.perf_counter()
-                    mine = [(aligned, d) for (i, aligned), d in zip(crops, decoded, strict=True) if i == fi]
+                    mine = [(aligned, d, v) for (i, _, aligned), d, v in zip(crops, decoded, views, strict=True) if i == fi]
                     if mine:
-                        frame, _ = sw.blend(frame, [a for a, _ in mine], [d for _, d in mine], opts, source, tokens)
+                        frame, _ = sw.blend(frame, [a for a, _, _ in mine], [d for _, d, _ in mine], opts, [v for _, _, v in mine], tokens)
                         with_faces += 1
                     times["blend"] += time.perf_counter() - t
                     t = time.perf_counter()
@@ -273,7 +278,9 @@ class VideoSwapPipeline:
             tmp.unlink(missing_ok=True)
         if progress:
             progress(frames, frames)
-        return VideoResult(output, frames, with_faces, fps, tuple(meta["size"]), has_audio, time.perf_counter() - start, times, total)
+        return VideoResult(
+            output, frames, with_faces, fps, tuple(meta["size"]), has_audio, time.perf_counter() - start, times, total, list(warnings)
+        )
 
 
 def main(argv=None) -> int:
@@ -290,7 +297,7 @@ def main(argv=None) -> int:
     p.add_argument("--max-frames", type=int, default=VideoLimits.max_frames)
     p.add_argument("--max-megapixels", type=float, default=VideoLimits.max_pixels / 1e6)
     args = p.parse_args(argv)
-    options = options_from_args(args)
+    options = options_from_args(args, default_expression="target")
     limits = VideoLimits(args.max_seconds, args.max_frames, int(args.max_megapixels * 1e6))
     bar = tqdm(unit="frame", desc="swap")
 

@@ -6,9 +6,11 @@ import cv2
 import numpy as np
 
 
-def code_map_image(codes: np.ndarray, codebook_size: int, scale: int = 8) -> np.ndarray:
+def code_map_image(codes: np.ndarray, codebook_size: int, scale: int = 8, depth: int = 1) -> np.ndarray:
     """(h, w) code indices -> (h*scale, w*scale, 3) uint8: each code its own fixed colour (golden-angle
-    hues, so neighbouring indices differ), equal codes equal colours across images."""
+    hues, so neighbouring indices differ), equal codes equal colours across images. With residual
+    quantization (depth D > 1, packed indices) the colour is the cell's first-stage code."""
+    codes = np.asarray(codes) // codebook_size ** (depth - 1)
     hue = (np.arange(codebook_size) * 137.508) % 360 / 2  # OpenCV hue is 0..180
     sat = 150 + (np.arange(codebook_size) * 53) % 106
     val = 130 + (np.arange(codebook_size) * 29) % 126

@@ -76,11 +76,17 @@ def unwrap(module: nn.Module) -> nn.Module:
 class Trainer:
     """Holds the models and optimizers of one family and runs one optimization step at a time."""
 
-    def __init__(self, args, rank: int, world: int):
+    def __init__(self, args, rank: int, world: int, vqgan: VQGAN | None = None):
         self.args, self.rank, self.world = args, rank, world
         self.family = args.family
         cls = REGISTRY[self.family]
-        config = cls.config_class(**parse_overrides(args.set, cls.config_class))
+        # The transformer's vocabulary, sequence and codes per cell follow the VQGAN it models.
+        matched = (
+            {"vocab_size": vqgan.config.codebook_size, "block_size": vqgan.config.grid_size**2, "depth": vqgan.config.quantizer_depth}
+            if vqgan is not None
+            else {}
+        )
+        config = cls.config_class(**(matched | parse_overrides(args.set, cls.config_class)))
         torch.manual_seed(args.seed)
         self.model = cls(config)
         self.extra: nn.Module | None = None  # the VQGAN's patch discriminator
@@ -303,10 +309,9 @@ def main(argv=None) -> int:
     if args.limit:
         train = train[: args.limit]
     held = to_model_range(held_faces[:64])
-    trainer = Trainer(args, rank, world)
-    vqgan = None
+    vqgan = VQGAN.from_pretrained(args.vqgan) if args.family == "transformer" else None
+    trainer = Trainer(args, rank, world, vqgan)
     if args.family == "transformer":
-        vqgan = VQGAN.from_pretrained(args.vqgan)
         cache = args.out / "codes.pt"
         if cache.exists():
             codes = torch.load(cache, weights_only=True)

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from models import GAN, VAE, VQGAN, Autoencoder, CodeTransformer
 from models.autoencoder import weight_parameters
 from models.gan import discriminator_loss, generator_loss
+from models.quantizer import pack_codes, unpack_codes
 from models.transformer import FP16_WEIGHTS, Linear, candidates, draw_tokens
 from models.vae import kl_to_standard_normal
 
@@ -262,3 +263,76 @@ def test_ae_prior_fitted_to_latents_reproduces_their_statistics():
     fitted = model.prior_scale_tril @ model.prior_scale_tril.T
     assert torch.allclose(fitted, torch.cov(z.T), atol=1e-3, rtol=1e-3)
     assert model.sample(4, generator=torch.Generator().manual_seed(1)).shape == (4, 3, 16, 16)
+
+
+# Residual quantization (RQ-VAE): D codes per cell, packed into one index per cell.
+
+RQ = dataclasses.replace(TINY["vqgan"], quantizer_depth=2)
+
+
+def test_packed_codes_round_trip_and_stage_one_is_most_significant():
+    stages = torch.randint(0, 32, (3, 4, 4, 2))
+    packed = pack_codes(stages, 32)
+    assert torch.equal(unpack_codes(packed, 32, 2), stages)
+    assert torch.equal(packed, stages[..., 0] * 32 + stages[..., 1])
+    assert torch.equal(pack_codes(stages[..., :1], 32), stages[..., 0])  # depth 1: the plain index
+
+
+def test_residual_stage_quantizes_what_the_first_stage_left():
+    model = VQGAN(RQ).eval()
+    q = model.quantizer
+    z = model.encode(torch.rand(2, 3, 16, 16) * 2 - 1)
+    t = q.terms(z)
+    flat = t["z_e"].permute(0, 2, 3, 1).reshape(-1, 4)
+    first = q.codes()[t["stage_indices"][..., 0].flatten()]
+    residual = flat - first
+    # stage 2 picks the nearest residual-codebook vector (l2) to what stage 1 left
+    assert torch.equal(torch.cdist(residual, q.residual_codebooks[0].weight).argmin(1), t["stage_indices"][..., 1].flatten())
+    z_q = t["z_q"].permute(0, 2, 3, 1).reshape(-1, 4)
+    assert torch.allclose(z_q, first + q.residual_codebooks[0].weight[t["stage_indices"][..., 1].flatten()], atol=1e-6)
+    # the second stage can only bring the code closer (its codebook holds a vector near 0 or better)
+    with torch.no_grad():
+        q.residual_codebooks[0].weight[0] = 0.0
+    t = q.terms(z)
+    z_q = t["z_q"].permute(0, 2, 3, 1).reshape(-1, 4)
+    first = q.codes()[t["stage_indices"][..., 0].flatten()]
+    assert ((flat - z_q).norm(dim=1) <= (flat - first).norm(dim=1) + 1e-6).all()
+    quantized, indices, _ = q(z)
+    assert torch.allclose(quantized, q.lookup(indices), atol=1e-5)  # lookup of packed codes = forward
+
+
+def test_residual_dead_codes_are_restarted_on_residuals():
+    model = VQGAN(RQ).train()
+    q = model.quantizer
+    x = torch.rand(4, 3, 16, 16) * 2 - 1
+    with torch.no_grad():
+        q.residual_usage.zero_()
+        q.residual_usage[0, 0] = 1.0
+        q.steps.fill_(q.restart_every)
+    before = q.residual_codebooks[0].weight.clone()
+    model(x)
+    changed = (q.residual_codebooks[0].weight != before).any(1)
+    assert not changed[0] and changed.sum() == 31
+    assert q.stage_usage().shape == (2, 32)
+
+
+def test_depth_two_transformer_loss_cache_and_completion():
+    config = dataclasses.replace(TINY["transformer"], depth=2, n_kv_head=1)
+    model = CodeTransformer(config).double().eval()
+    codes = torch.randint(0, 32 * 32, (2, 16))
+    stages = unpack_codes(codes, 32, 2)
+    loss, logs = model.loss(codes)
+    # the mean over both stages of -log p: stage 1 from the head, stage 2 from the depth head fed stage 1
+    h = model.hidden(model.with_start(stages))
+    nll1 = -F.log_softmax(model.head(h), -1).gather(2, stages[..., :1]).mean()
+    nll2 = -F.log_softmax(model.depth_logits(h, stages, 1), -1).gather(2, stages[..., 1:]).mean()
+    assert torch.allclose(loss, (nll1 + nll2) / 2)
+    assert math.isclose(logs["bits_per_token"], float(loss) / math.log(2), rel_tol=1e-6)
+    a = model.sample(3, generator=torch.Generator().manual_seed(1), top_k=5)
+    b = model.sample(3, generator=torch.Generator().manual_seed(1), top_k=5, use_cache=False)
+    assert torch.equal(a, b) and a.shape == (3, 16) and int(a.max()) < 32 * 32
+    mask = torch.zeros(3, 16, dtype=torch.bool)
+    mask[:, :6] = True
+    given = torch.randint(0, 32 * 32, (3, 16))
+    c = model.sample(3, given=given, given_mask=mask, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(c[:, :6], given[:, :6]) and not torch.equal(c[:, 6:], given[:, 6:])

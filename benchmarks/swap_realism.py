@@ -1,0 +1,206 @@
+"""Swap realism: detail at the photo's resolution, the target's expression in video, pose.
+
+    python -m benchmarks.swap_realism [--skip-photos] [--skip-video] [--skip-pose] [--weights DIR]
+
+Photos, on the 10 large-face photos (REALISM_PHOTOS): a self-swap puts the photo's JPEG q92
+re-encode (source) onto the photo itself (target); in the inner face box (the MTCNN box shrunk by
+15% on each side) it reports PSNR against the original and the sharpness ratio, the variance of the
+Laplacian of the result over that of the original. Both at detail 1 (the default) and detail 0
+(the decoder alone, upsampled).
+
+Video, on the repo's clips with a still photo as the source: per frame, dlib's 68 landmarks of the
+largest face give the mouth opening (inner lips, height over width) and the eye opening (eye aspect
+ratio, both eyes); the table gives their correlation between input and output frames, for the
+target's expression (the video default) and the source's. On every 5th frame, the output's face is
+compared with the source's and the input's (dlib descriptors): "closer to source" counts frames
+where d(output, source) < d(output, input).
+
+Pose: the three-quarter and profile photos as sources onto frontal targets and the reverse: whether
+a warning is given, and how much of the target's inner face box still holds a face (MTCNN finds one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import imageio_ffmpeg
+import numpy as np
+from PIL import Image
+
+from pipelines import FaceSwapPipeline, SwapOptions
+from pipelines.faces import detect_faces
+from pipelines.images import load_image
+from pipelines.video import VideoLimits, VideoSwapPipeline
+from training.identity import _dlib_models, _model_dir, describe_faces_in_image
+
+from .common import PHOTOS, VIDEOS, machine, table
+
+REALISM_PHOTOS = [
+    "man_portrait_flags_720p.jpg", "man_portrait_light_background.jpg", "woman_redhair_wide.jpg",
+    "man_laughing_closeup.png", "man_microphone_closeup.png", "man_smiling_vest_wide.jpg", "man_sports_jersey.jpg",
+    "man_frontal_closeup_video_still.jpg", "woman_looking_down.jpg", "man_grayscale_portrait.jpg",
+]  # fmt: skip
+CLIPS = ["stage_speech_hamilton_clip.mp4", "singer_music_video_720p.mp4", "person_waving_frontal_short.mp4"]
+VIDEO_SOURCE = "woman_redhair_wide.jpg"
+POSE_PAIRS = [
+    ("woman_three_quarter_right.png", "woman_redhair_wide.jpg"),
+    ("woman_profile_left.jpg", "woman_redhair_wide.jpg"),
+    ("woman_profile_left.jpg", "man_portrait_flags_720p.jpg"),
+    ("woman_redhair_wide.jpg", "woman_three_quarter_right.png"),
+    ("man_portrait_flags_720p.jpg", "woman_profile_left.jpg"),
+]
+
+
+def inner_box(face) -> tuple[int, int, int, int]:
+    """The MTCNN box shrunk by 15% on each side: x0, y0, x1, y1."""
+    x1, y1, x2, y2 = face.box
+    dx, dy = 0.15 * (x2 - x1), 0.15 * (y2 - y1)
+    return int(x1 + dx), int(y1 + dy), int(x2 - dx), int(y2 - dy)
+
+
+def laplacian_variance(image: np.ndarray) -> float:
+    return float(cv2.Laplacian(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float64), cv2.CV_64F).var())
+
+
+def jpeg(image: np.ndarray, quality: int = 92) -> np.ndarray:
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, "JPEG", quality=quality)
+    return np.asarray(Image.open(buf).convert("RGB"))
+
+
+def photo_rows(pipe: FaceSwapPipeline) -> list[dict]:
+    rows = []
+    for detail in (1.0, 0.0):
+        psnrs, ratios, seconds = [], [], []
+        for name in REALISM_PHOTOS:
+            image = load_image(PHOTOS / name)
+            t = time.perf_counter()
+            r = pipe(jpeg(image), image, SwapOptions(detail=detail, target_face="largest"))
+            seconds.append(time.perf_counter() - t)
+            x0, y0, x1, y1 = inner_box(r.target_faces[0])
+            a, b = image[y0:y1, x0:x1], r.image[y0:y1, x0:x1]
+            mse = ((a.astype(np.float64) - b) ** 2).mean()
+            psnrs.append(10 * np.log10(255**2 / max(mse, 1e-10)))
+            ratios.append(laplacian_variance(b) / laplacian_variance(a))
+        rows.append({
+            "detail": detail,
+            "self-swap PSNR dB (mean)": float(np.mean(psnrs)),
+            "worst photo dB": float(np.min(psnrs)),
+            "sharpness ratio (mean)": float(np.mean(ratios)),
+            "median swap s": float(np.median(seconds)),
+        })  # fmt: skip
+    return rows
+
+
+def _shape68():
+    import dlib
+
+    return dlib.shape_predictor(str(_model_dir() / "shape_predictor_68_face_landmarks.dat")), dlib
+
+
+def openings(image: np.ndarray, face) -> tuple[float, float]:
+    """(mouth opening, eye opening) of a face from dlib's 68 landmarks, its box from MTCNN.
+    mouth: inner lips height / width (points 60-67); eyes: eye aspect ratio, mean of both eyes."""
+    predictor, dlib = _shape68()
+    x1, y1, x2, y2 = (int(v) for v in face.box)
+    shape = predictor(np.ascontiguousarray(image), dlib.rectangle(x1, y1, x2, y2))
+    p = np.array([[shape.part(i).x, shape.part(i).y] for i in range(68)], np.float64)
+    mouth = np.linalg.norm(p[62] - p[66]) / max(np.linalg.norm(p[60] - p[64]), 1e-6)
+
+    def ear(e):  # Soukupova and Cech 2016
+        return (np.linalg.norm(e[1] - e[5]) + np.linalg.norm(e[2] - e[4])) / (2 * max(np.linalg.norm(e[0] - e[3]), 1e-6))
+
+    return float(mouth), float((ear(p[36:42]) + ear(p[42:48])) / 2)
+
+
+def frames(path: Path):
+    reader = imageio_ffmpeg.read_frames(str(path))
+    meta = next(reader)
+    w, h = meta["size"]
+    for raw in reader:
+        yield np.frombuffer(raw, np.uint8).reshape(h, w, 3)
+
+
+def correlation(a: list[float], b: list[float]) -> float:
+    return float(np.corrcoef(a, b)[0, 1]) if len(a) > 2 and np.std(a) > 0 and np.std(b) > 0 else float("nan")
+
+
+def video_rows(video: VideoSwapPipeline) -> list[dict]:
+    rows = []
+    source = load_image(PHOTOS / VIDEO_SOURCE)
+    source_desc = describe_faces_in_image(source, max(detect_faces(source), key=lambda f: f.size).landmarks)
+    _dlib_models()
+    for clip in CLIPS:
+        for expression in ("target", "source"):
+            with tempfile.TemporaryDirectory() as tmp:
+                out = Path(tmp) / "out.mp4"
+                r = video(source, VIDEOS / clip, out, SwapOptions(expression=expression))
+                mouth_in, mouth_out, eyes_in, eyes_out, closer = [], [], [], [], []
+                for i, (a, b) in enumerate(zip(frames(VIDEOS / clip), frames(out), strict=False)):
+                    fa, fb = detect_faces(a), detect_faces(b)
+                    if not fa or not fb:
+                        continue
+                    face_a = max(fa, key=lambda f: f.size)
+                    face_b = min(fb, key=lambda f: np.linalg.norm(f.landmarks.mean(0) - face_a.landmarks.mean(0)))
+                    (m_a, e_a), (m_b, e_b) = openings(a, face_a), openings(b, face_b)
+                    mouth_in.append(m_a), mouth_out.append(m_b), eyes_in.append(e_a), eyes_out.append(e_b)
+                    if i % 5 == 0:
+                        d_out = describe_faces_in_image(b, face_b.landmarks)
+                        d_in = describe_faces_in_image(a, face_a.landmarks)
+                        closer.append(np.linalg.norm(d_out - source_desc) < np.linalg.norm(d_out - d_in))
+            rows.append({
+                "clip": clip,
+                "expression": expression,
+                "frames": r.frames,
+                "fps": r.frames / r.seconds,
+                "mouth corr": correlation(mouth_in, mouth_out),
+                "eyes corr": correlation(eyes_in, eyes_out),
+                "mouth in / out (mean)": f"{np.mean(mouth_in):.2f} / {np.mean(mouth_out):.2f}",
+                "closer to source": f"{np.mean(closer) * 100:.0f}% of {len(closer)}",
+            })  # fmt: skip
+    return rows
+
+
+def pose_rows(pipe: FaceSwapPipeline) -> list[dict]:
+    rows = []
+    for source, target in POSE_PAIRS:
+        r = pipe(PHOTOS / source, PHOTOS / target, SwapOptions(target_face="largest"))
+        face = r.target_faces[0]
+        found = detect_faces(r.image, min_size=0.5 * face.size)
+        rows.append({
+            "source": source,
+            "target": target,
+            "warning": "yes" if r.warnings else "no",
+            "face found in result": "yes" if found else "no",
+        })  # fmt: skip
+    return rows
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--skip-photos", action="store_true")
+    p.add_argument("--skip-video", action="store_true")
+    p.add_argument("--skip-pose", action="store_true")
+    p.add_argument("--weights", default=None, help="weights folder (default: weights/)")
+    args = p.parse_args(argv)
+    pipe = FaceSwapPipeline.from_pretrained(args.weights)
+    print(f"{machine()}; VQGAN {pipe.size}x{pipe.size}\n")
+    if not args.skip_photos:
+        print(table(photo_rows(pipe), f"Self-swap on {len(REALISM_PHOTOS)} large-face photos (inner face box, photo resolution)"))
+        print()
+    if not args.skip_video:
+        video = VideoSwapPipeline(pipe, limits=VideoLimits(max_seconds=600, max_frames=20000))
+        print(table(video_rows(video), f"Video: expression kept, source {VIDEO_SOURCE}"))
+        print()
+    if not args.skip_pose:
+        print(table(pose_rows(pipe), "Pose: turned sources and targets"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
