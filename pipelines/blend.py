@@ -1,7 +1,10 @@
-"""Face-region masks on the canonical template, colour transfer and feathered blending masks.
+"""Face-region masks in aligned-crop space, colour transfer and feathered blending masks.
 
-All masks live in aligned-crop space (S x S), where every face has its landmarks at
-pipelines.faces.CANONICAL_TEMPLATE, so a region is one fixed shape for every face.
+All masks live in aligned-crop space (S x S). Alignment puts every face's 5 landmarks close to
+pipelines.faces.CANONICAL_TEMPLATE, but not on it: a wide smile, an open mouth or a turned head
+leave the mouth corners and eyes off their template places. So a region is a union of ellipses
+placed on the face's own aligned landmarks (the template's, when none are given) and sized by its
+own eye gap.
 """
 
 from __future__ import annotations
@@ -11,29 +14,40 @@ import numpy as np
 
 from .faces import CANONICAL_TEMPLATE
 
-_LE, _RE, _NOSE, _LM, _RM = CANONICAL_TEMPLATE
-_EYE_GAP = float(_RE[0] - _LE[0])  # ~0.24 of the crop side
-
-# Regions as unions of ellipses (centre x, centre y, radius x, radius y) in unit crop coordinates,
-# sized from the template's eye gap so they follow the template if it changes.
-REGIONS: dict[str, list[tuple[float, float, float, float]]] = {
-    "face": [(0.5, float(_NOSE[1]) - 0.02, 1.02 * _EYE_GAP, 1.38 * _EYE_GAP)],
-    "eyes": [(float(p[0]), float(p[1]), 0.4 * _EYE_GAP, 0.27 * _EYE_GAP) for p in (_LE, _RE)],
-    "brows": [(float(p[0]), float(p[1]) - 0.33 * _EYE_GAP, 0.42 * _EYE_GAP, 0.17 * _EYE_GAP) for p in (_LE, _RE)],
-    "nose": [(float(_NOSE[0]), float(_NOSE[1]) - 0.15 * _EYE_GAP, 0.3 * _EYE_GAP, 0.5 * _EYE_GAP)],
-    "mouth": [(float(_LM[0] + _RM[0]) / 2, float(_LM[1] + _RM[1]) / 2, 0.65 * _EYE_GAP, 0.36 * _EYE_GAP)],
-}
+REGIONS = ("face", "eyes", "brows", "nose", "mouth")
 
 
-def region_mask(regions: list[str] | tuple[str, ...], size: int) -> np.ndarray:
-    """Union of the named regions -> (S, S) float32 mask in {0, 1}."""
+def region_ellipses(name: str, landmarks: np.ndarray) -> list[tuple[float, float, float, float]]:
+    """A region as ellipses (centre x, centre y, radius x, radius y) in unit crop coordinates, from
+    (5, 2) aligned landmarks in unit coordinates (left eye, right eye, nose, mouth corners)."""
+    le, re, nose, lm, rm = (np.asarray(p, np.float64) for p in landmarks)
+    gap = float(np.hypot(*(re - le)))  # ~0.24 of the crop side on the template
+    mouth = (lm + rm) / 2
+    if name == "face":
+        return [(float((le[0] + re[0]) / 2), float(nose[1]) - 0.02, 1.02 * gap, 1.38 * gap)]
+    if name == "eyes":
+        return [(float(p[0]), float(p[1]), 0.4 * gap, 0.27 * gap) for p in (le, re)]
+    if name == "brows":
+        return [(float(p[0]), float(p[1]) - 0.33 * gap, 0.42 * gap, 0.17 * gap) for p in (le, re)]
+    if name == "nose":
+        return [(float(nose[0]), float(nose[1]) - 0.15 * gap, 0.3 * gap, 0.5 * gap)]
+    if name == "mouth":  # as wide as the mouth is (a smile widens it), at least the template's width
+        half_width = max(0.65 * gap, 0.5 * float(np.hypot(*(rm - lm))) + 0.15 * gap)
+        return [(float(mouth[0]), float(mouth[1]), half_width, 0.36 * gap)]
+    raise ValueError(f"unknown region {name!r}; choose from {', '.join(REGIONS)}")
+
+
+def region_mask(regions: list[str] | tuple[str, ...], size: int, landmarks: np.ndarray | None = None) -> np.ndarray:
+    """Union of the named regions -> (S, S) float32 mask in {0, 1}; landmarks: (5, 2) aligned
+    landmarks in unit crop coordinates (default: the template)."""
     unknown = [r for r in regions if r not in REGIONS]
     if unknown or not regions:
         raise ValueError(f"unknown region(s) {unknown or regions}; choose from {', '.join(REGIONS)}")
+    landmarks = CANONICAL_TEMPLATE if landmarks is None else landmarks
     yy, xx = (np.mgrid[0:size, 0:size].astype(np.float32) + 0.5) / size
     mask = np.zeros((size, size), np.float32)
     for name in regions:
-        for cx, cy, rx, ry in REGIONS[name]:
+        for cx, cy, rx, ry in region_ellipses(name, landmarks):
             mask = np.maximum(mask, ((((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2) <= 1.0).astype(np.float32))
     return mask
 

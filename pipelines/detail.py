@@ -18,12 +18,8 @@ from a photo.
 
 from __future__ import annotations
 
-import functools
-
 import cv2
 import numpy as np
-
-from .blend import feathered, region_mask
 
 MAX_DETAIL_SIDE = 768  # pixels; larger faces are composed at this size and upscaled by the paste
 SIDE_STEP = 32  # P is rounded up to a multiple of this, so masks for nearby sizes are shared
@@ -71,11 +67,3 @@ def compose(
     target_detail = target_hi.astype(np.float32) - swap_up
     face = swap_up + detail * (w * source_detail + (1 - w) * target_detail)
     return np.clip(face + 0.5, 0, 255).astype(np.uint8)
-
-
-@functools.lru_cache(maxsize=64)
-def blend_weights(regions: tuple[str, ...], side: int, softness: float) -> tuple[np.ndarray, np.ndarray]:
-    """(region mask, feathered blend weights), both (side, side) float32, cached: a video asks for
-    the same few sizes on every frame."""
-    region = region_mask(regions, side)
-    return region, feathered(region, softness)

@@ -21,9 +21,9 @@ import torch
 
 from models import VQGAN, CodeTransformer, WeightsError
 
-from .blend import color_transfer, region_mask, token_boundary, token_mask
-from .detail import blend_weights, compose, detail_side, resize
-from .faces import Face, align_face, default_detector, detect_faces, native_crop_side, paste_back, warp_to_crop
+from .blend import color_transfer, feathered, region_mask, token_boundary, token_mask
+from .detail import compose, detail_side, resize
+from .faces import Face, align_face, default_detector, detect_faces, native_crop_side, paste_back, transform_points, warp_to_crop
 from .images import DEFAULT_MAX_PIXELS, ImageError, load_image
 from .pose import Pose, choose_view, complete_from_visible_half, estimate_pose
 
@@ -95,7 +95,7 @@ class SwapResult:
     source_codes: np.ndarray  # (h, w) code indices
     target_codes: list[np.ndarray]
     swap_codes: list[np.ndarray]
-    token_mask: np.ndarray  # (h, w) bool: where A's codes were used
+    token_mask: np.ndarray  # (h, w) bool: where A's codes were used (in the first swapped face)
     mask: np.ndarray  # (S, S) float blend weights in crop space
     decoded: list[np.ndarray]  # (S, S, 3) uint8 decoded swap before colour correction and blending
     target_faces: list[Face]
@@ -109,12 +109,18 @@ def input_label(role: str, value) -> str:
     return f"{role} image {Path(value).name}" if isinstance(value, (str, Path)) else f"{role} image"
 
 
-def source_cells(opts: SwapOptions, size: int, grid: int) -> np.ndarray:
-    """(grid, grid) bool: the code cells that take the source's codes (and detail)."""
-    cells = token_mask(region_mask(opts.regions, size), grid)
+def source_cells(opts: SwapOptions, size: int, grid: int, landmarks: np.ndarray | None = None) -> np.ndarray:
+    """(grid, grid) bool: the code cells of a target face that take the source's codes (and detail).
+    landmarks: the target's (5, 2) landmarks in unit crop coordinates (None: the template)."""
+    cells = token_mask(region_mask(opts.regions, size, landmarks), grid)
     if opts.expression == "target":
-        cells &= ~token_mask(region_mask(EXPRESSION_REGIONS, size), grid, threshold=0.25)
+        cells &= ~token_mask(region_mask(EXPRESSION_REGIONS, size, landmarks), grid, threshold=0.25)
     return cells
+
+
+def crop_landmarks(landmarks: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+    """(5, 2) landmarks in the image -> in unit coordinates of the S x S crop of this matrix."""
+    return transform_points(landmarks, matrix) / size
 
 
 def pick_faces(faces: list[Face], which: str) -> list[Face]:
@@ -202,13 +208,14 @@ class FaceSwapPipeline:
         views, warnings = self.views_for(source, [f.landmarks for f in target_faces])
         times["encode"] = time.perf_counter() - t
 
-        swap, tokens = self.exchange_codes(torch.stack([v.codes for v in views]), codes, opts, times)
+        shapes = [crop_landmarks(f.landmarks, m, self.size) for f, (_, m) in zip(target_faces, aligned, strict=True)]
+        swap, tokens = self.exchange_codes(torch.stack([v.codes for v in views]), codes, opts, times, shapes)
         t = time.perf_counter()
         decoded = self.decode(swap)
         times["decode_codes"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        out, mask = self.blend(tgt, aligned, decoded, opts, views, tokens)
+        out, mask = self.blend(tgt, aligned, decoded, opts, views, tokens, shapes)
         times["blend"] = time.perf_counter() - t
         times["total"] = time.perf_counter() - t0
         return SwapResult(
@@ -218,7 +225,7 @@ class FaceSwapPipeline:
             source_codes=source.codes.numpy(),
             target_codes=[c.numpy() for c in codes],
             swap_codes=[c.numpy() for c in swap],
-            token_mask=tokens,
+            token_mask=tokens[0],
             mask=mask,
             decoded=decoded,
             target_faces=target_faces,
@@ -247,12 +254,16 @@ class FaceSwapPipeline:
         sig = self.face_signature([ref_crop, *crops])
         return int((sig[1:] @ sig[0]).argmax())
 
-    def exchange_codes(self, source: torch.Tensor, targets: torch.Tensor, opts: SwapOptions, times: dict | None = None):
+    def exchange_codes(
+        self, source: torch.Tensor, targets: torch.Tensor, opts: SwapOptions, times: dict | None = None, shapes: list | None = None
+    ):
         """Z_swap = A's codes inside the regions, B's elsewhere (then harmonized if asked).
 
-        source (h, w) or one per target (N, h, w), targets (N, h, w) long -> swap (N, h, w) long,
-        token mask (h, w) bool."""
-        tokens = source_cells(opts, self.size, self.grid)
+        source (h, w) or one per target (N, h, w), targets (N, h, w) long, shapes: each target's
+        (5, 2) landmarks in unit crop coordinates (None: the template) -> swap (N, h, w) long, token
+        masks (N, h, w) bool."""
+        shapes = shapes or [None] * len(targets)
+        tokens = np.stack([source_cells(opts, self.size, self.grid, shape) for shape in shapes])
         swap = torch.where(torch.from_numpy(tokens), source if source.dim() == 3 else source[None], targets)
         t = time.perf_counter()
         if opts.harmonize:
@@ -312,32 +323,35 @@ class FaceSwapPipeline:
         opts: SwapOptions,
         sources: list[SourceFace],
         tokens: np.ndarray,
+        shapes: list,
     ):
         """Compose each face at the photo's resolution, colour-correct it to its target and paste it
         back into a copy of image.
 
         aligned: [(target crop (S, S, 3), matrix (2, 3))], decoded: [(S, S, 3)] G(Z_swap), sources: the
-        source view used for each -> (image, blend weights (S, S) in crop space)."""
-        out = image
-        for (_, matrix), face_image, source in zip(aligned, decoded, sources, strict=True):
+        source view used for each, tokens (N, h, w) their code masks, shapes their aligned landmarks
+        -> (image, blend weights (S, S) of the first face, in crop space)."""
+        out, first = image, None
+        for (_, matrix), face_image, source, cells, shape in zip(aligned, decoded, sources, tokens, shapes, strict=True):
             side = detail_side(native_crop_side(matrix, self.size), self.size)
             matrix_hi = matrix * (side / self.size)  # image -> P x P crop
             target_hi = warp_to_crop(image, matrix_hi, side)
-            face_hi = compose(face_image, source.decoded, resize(source.hires, side), target_hi, tokens, opts.detail)
-            region, weights = blend_weights(tuple(opts.regions), side, opts.softness)
-            colored = color_transfer(face_hi, target_hi, region) if opts.color_correction else face_hi
-            out = paste_back(out, colored, weights * opts.strength, matrix_hi)
-        return out, blend_weights(tuple(opts.regions), self.size, opts.softness)[1] * opts.strength
+            face_hi = compose(face_image, source.decoded, resize(source.hires, side), target_hi, cells, opts.detail)
+            region = region_mask(opts.regions, self.size, shape)
+            weights = feathered(region, opts.softness) * opts.strength  # (S, S): cheap here, smooth enough to upsample
+            first = weights if first is None else first
+            colored = color_transfer(face_hi, target_hi, resize(region, side) > 0.5) if opts.color_correction else face_hi
+            out = paste_back(out, colored, resize(weights, side), matrix_hi)
+        return out, first
 
     def harmonize(self, swap: torch.Tensor, tokens: np.ndarray, opts: SwapOptions) -> torch.Tensor:
         """Resample the codes on the region's boundary band with the code transformer, conditioned on
         every other code, so the seam between A's and B's codes is one the prior finds likely."""
         if self.transformer is None:
             raise ValueError("harmonization needs the code transformer, which is not loaded")
-        band = torch.from_numpy(token_boundary(tokens)).flatten()
         n = swap.shape[0]
         given = swap.flatten(1)
-        keep = ~band.expand(n, -1)
+        keep = ~torch.from_numpy(np.stack([token_boundary(t) for t in tokens])).flatten(1)  # (N, h*w)
         gen = torch.Generator().manual_seed(opts.seed)
         out = self.transformer.sample(
             n, given=given, given_mask=keep, generator=gen, temperature=opts.harmonize_temperature, top_k=opts.harmonize_top_k

@@ -33,6 +33,7 @@ from .swap import (
     NoFaceError,
     SwapOptions,
     add_swap_arguments,
+    crop_landmarks,
     input_label,
     options_from_args,
     pick_faces,
@@ -206,20 +207,24 @@ class VideoSwapPipeline:
                 t = time.perf_counter()
                 crops = [(fi, points, align_face(frame, points, sw.size)) for fi, (frame, faces) in enumerate(pending) for points in faces]
                 times["align"] += time.perf_counter() - t
-                decoded, views = [], []
+                decoded, views, tokens, shapes = [], [], [], []
                 if crops:
                     t = time.perf_counter()
                     codes = sw.vqgan.encode_to_indices(to_tensor([c for _, _, (c, _) in crops]))
                     views, pose_warnings = sw.views_for(source, [points for _, points, _ in crops])
                     warnings.update(pose_warnings)
-                    swap, tokens = sw.exchange_codes(torch.stack([v.codes for v in views]), codes, opts)
+                    shapes = [crop_landmarks(points, m, sw.size) for _, points, (_, m) in crops]
+                    swap, tokens = sw.exchange_codes(torch.stack([v.codes for v in views]), codes, opts, shapes=shapes)
                     decoded = sw.decode(swap)
                     times["vqgan"] += time.perf_counter() - t
                 for fi, (frame, _) in enumerate(pending):
                     t = time.perf_counter()
-                    mine = [(aligned, d, v) for (i, _, aligned), d, v in zip(crops, decoded, views, strict=True) if i == fi]
+                    mine = [k for k, (i, _, _) in enumerate(crops) if i == fi]  # this frame's faces
                     if mine:
-                        frame, _ = sw.blend(frame, [a for a, _, _ in mine], [d for _, d, _ in mine], opts, [v for _, _, v in mine], tokens)
+                        frame, _ = sw.blend(
+                            frame, [crops[k][2] for k in mine], [decoded[k] for k in mine], opts,
+                            [views[k] for k in mine], tokens[mine], [shapes[k] for k in mine],
+                        )  # fmt: skip
                         with_faces += 1
                     times["blend"] += time.perf_counter() - t
                     t = time.perf_counter()

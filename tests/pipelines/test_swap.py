@@ -182,3 +182,73 @@ def test_target_face_similar_to_a_reference(pipe):
         assert np.allclose(r.target_faces[0].box, face.box)
     with pytest.raises(ValueError, match="reference"):
         pipe(group, group, target_face="similar")
+
+
+def inner_box_psnr(a: np.ndarray, b: np.ndarray, face) -> float:
+    x1, y1, x2, y2 = face.box
+    dx, dy = 0.15 * (x2 - x1), 0.15 * (y2 - y1)
+    box = (slice(int(y1 + dy), int(y2 - dy)), slice(int(x1 + dx), int(x2 - dx)))
+    mse = ((a[box].astype(np.float64) - b[box]) ** 2).mean()
+    return 10 * np.log10(255**2 / max(mse, 1e-10))
+
+
+def test_detail_is_composed_at_the_photo_resolution(pipe, pair):
+    """A photo swapped onto itself keeps its own pixels (detail 1), where the decoder alone,
+    upsampled from its crop, cannot (detail 0); the composed face is larger than the model's crop."""
+    target = pair[1]
+    sharp = pipe(target, target, detail=1.0)
+    soft = pipe(target, target, detail=0.0)
+    face = sharp.target_faces[0]
+    assert inner_box_psnr(target, sharp.image, face) > 35
+    assert inner_box_psnr(target, sharp.image, face) > inner_box_psnr(target, soft.image, face) + 8
+    from pipelines.detail import detail_side
+    from pipelines.faces import native_crop_side
+
+    matrix = __import__("pipelines.faces", fromlist=["alignment_matrix"]).alignment_matrix(face.landmarks, pipe.size)
+    assert detail_side(native_crop_side(matrix, pipe.size), pipe.size) > pipe.size
+
+
+def test_target_expression_keeps_the_targets_mouth_and_eyes(pipe, pair):
+    from pipelines.blend import region_mask
+    from pipelines.faces import alignment_matrix, warp_to_crop
+
+    source, target = pair
+    own = pipe(source, target, expression="source")
+    kept = pipe(source, target, expression="target")
+    face = kept.target_faces[0]
+    matrix = alignment_matrix(face.landmarks, 256)
+    mouth = region_mask(["mouth"], 256) > 0
+    inner = region_mask(["eyes", "mouth"], 256) > 0
+
+    def differs(image, where):  # mean absolute difference from the target inside a region, in the aligned face
+        return np.abs(warp_to_crop(image, matrix, 256).astype(np.float64) - warp_to_crop(target, matrix, 256))[where].mean()
+
+    assert differs(kept.image, mouth) < 0.3 * differs(own.image, mouth)
+    assert differs(kept.image, inner) < 0.3 * differs(own.image, inner)
+    assert not kept.token_mask[mouth[:: 256 // pipe.grid, :: 256 // pipe.grid]].all()  # the mouth cells keep B's codes
+    with pytest.raises(ValueError, match="expression"):
+        pipe(*pair, expression="neutral")
+
+
+def test_turned_source_gives_a_whole_face_and_a_warning(pipe, pair):
+    """A profile source onto a frontal target: a face is still found in the result where the target's
+    was (no half face of background), and the result says the poses differ."""
+    from pipelines.faces import detect_faces
+
+    profile = load_image(photo("woman_profile_left.jpg"))
+    r = pipe(profile, pair[1])
+    assert r.warnings and "profile" in r.warnings[0]
+    face = r.target_faces[0]
+    found = detect_faces(r.image, min_size=0.5 * face.size)
+    assert any(np.linalg.norm(f.landmarks - face.landmarks, axis=1).mean() < 0.15 * face.size for f in found)
+    assert pipe(*pair).warnings == []  # two frontal faces: nothing to say
+
+
+def test_cli_prints_the_pose_warning(tmp_path):
+    out = tmp_path / "out.png"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipelines.swap", photo("woman_three_quarter_right.png"), photo("woman_redhair_wide.jpg"), "-o", out],
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: the source face is a three-quarter view" in proc.stderr and out.is_file()
