@@ -139,14 +139,20 @@ ABOUT = """
 ## How CodeSwap works
 
 1. **Detect and align.** MTCNN (facenet-pytorch) finds each face and 5 landmarks; the face is warped
-   to a canonical 5-point template at 64x64.
+   to a canonical 5-point template at the VQGAN's resolution. The landmarks also give the head's
+   roll and yaw: a source that looks the other way is mirrored, and a three-quarter or profile
+   source has its hidden half rebuilt from the visible one (with a warning that the poses differ).
 2. **Encode and quantize.** The VQGAN encoder E maps the crop to a 16x16 grid of vectors; each is
-   replaced by its nearest codebook entry: s_ij = argmin_k ||E(x)_ij - z_k||.
-3. **Exchange codes.** Z_swap = the source's codes inside the chosen face regions, the target's elsewhere.
-   Optionally the code transformer resamples the codes along the seam, conditioned on the rest.
-4. **Decode and blend.** The decoder G turns Z_swap back into a face, which is colour-matched to the
-   target (LAB statistics) and blended into the photo with a feathered mask. Pixels outside the
-   swapped region are left exactly as they were.
+   replaced by its nearest codebook entry: s_ij = argmin_k ||E(x)_ij - z_k||. With residual
+   quantization, a second codebook then quantizes what the first left, so each cell carries 2 codes.
+3. **Exchange codes.** Z_swap = the source's codes inside the chosen face regions, the target's elsewhere;
+   the regions sit on each face's own landmarks. "Keep the target's expression" leaves the target's
+   eyes and mouth in place. Optionally the code transformer resamples the codes along the seam.
+4. **Decode, add detail, blend.** The decoder G turns Z_swap back into a face; at the size the face has
+   in the photo, the fine detail the codes cannot hold is added back from real pixels (the source's
+   inside its codes, the target's elsewhere). The face is colour-matched to the target (LAB
+   statistics) and blended into the photo with a feathered mask. Pixels outside the swapped region
+   are left exactly as they were.
 
 ## The models and their losses
 
@@ -167,8 +173,8 @@ for non-commercial research and educational purposes only, and so are these weig
 
 Every image and video CodeSwap produces is labelled as synthetic in its metadata. Do not use it to
 deceive, harass, impersonate or sexualise anyone, and do not swap the face of a person who has not
-agreed to it. Results at 64x64 are visibly synthetic by design; treat them as a study of generative
-models, not as evidence of anything.
+agreed to it. Swapped faces carry real detail at the photo's resolution and can look convincing at a
+glance: treat every output as synthetic media, never as evidence of anything.
 """
 
 

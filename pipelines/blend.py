@@ -52,6 +52,22 @@ def region_mask(regions: list[str] | tuple[str, ...], size: int, landmarks: np.n
     return mask
 
 
+def expression_mask(size: int, landmarks: np.ndarray | None = None, softness: float = 0.03) -> np.ndarray:
+    """(S, S) float32 weights of where expression shows: the eye openings (tighter than the "eyes"
+    region: brows and lid creases keep the source's shape) and the mouth with the lips, as wide as
+    the mouth and tall enough for an open one; feathered by `softness` x S."""
+    le, re, _, lm, rm = np.asarray(CANONICAL_TEMPLATE if landmarks is None else landmarks, np.float64)
+    gap = float(np.hypot(*(re - le)))
+    mouth = (lm + rm) / 2
+    ellipses = [(float(p[0]), float(p[1]), 0.3 * gap, 0.17 * gap) for p in (le, re)]
+    ellipses.append((float(mouth[0]), float(mouth[1]) + 0.03 * gap, 0.5 * float(np.hypot(*(rm - lm))) + 0.1 * gap, 0.36 * gap))
+    yy, xx = (np.mgrid[0:size, 0:size].astype(np.float32) + 0.5) / size
+    mask = np.zeros((size, size), np.float32)
+    for cx, cy, rx, ry in ellipses:
+        mask = np.maximum(mask, ((((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2) <= 1.0).astype(np.float32))
+    return cv2.GaussianBlur(mask, (0, 0), sigmaX=max(softness * size, 0.5))
+
+
 def token_mask(mask: np.ndarray, grid: int, threshold: float = 0.5) -> np.ndarray:
     """(S, S) pixel mask -> (grid, grid) bool: a code cell is swapped when the region covers at
     least `threshold` of it."""

@@ -55,15 +55,20 @@ def compose(
     target_hi: np.ndarray,
     tokens: np.ndarray,
     detail: float,
+    keep_target: np.ndarray | None = None,
 ) -> np.ndarray:
     """The formula in the module docstring. decoded_*: (S, S, 3) uint8 decodes; source_hi, target_hi:
-    (P, P, 3) uint8 aligned faces; tokens (h, w) bool cells of A's codes -> (P, P, 3) uint8."""
+    (P, P, 3) uint8 aligned faces; tokens (h, w) bool cells of A's codes -> (P, P, 3) uint8.
+    keep_target: optional (P, P) weights where the target's own pixels are kept (its expression)."""
     side = target_hi.shape[0]
     swap_up = resize(decoded_swap.astype(np.float32), side)
-    if detail <= 0:
-        return np.clip(swap_up + 0.5, 0, 255).astype(np.uint8)
-    w = cell_weights(tokens, side)
-    source_detail = source_hi.astype(np.float32) - resize(decoded_source.astype(np.float32), side)
-    target_detail = target_hi.astype(np.float32) - swap_up
-    face = swap_up + detail * (w * source_detail + (1 - w) * target_detail)
+    face = swap_up
+    if detail > 0:
+        w = cell_weights(tokens, side)
+        source_detail = source_hi.astype(np.float32) - resize(decoded_source.astype(np.float32), side)
+        target_detail = target_hi.astype(np.float32) - swap_up
+        face = swap_up + detail * (w * source_detail + (1 - w) * target_detail)
+    if keep_target is not None:
+        keep = keep_target[..., None]
+        face = face * (1 - keep) + target_hi.astype(np.float32) * keep
     return np.clip(face + 0.5, 0, 255).astype(np.uint8)

@@ -48,7 +48,7 @@ class SamplingPipeline:
     @classmethod
     def from_pretrained(cls, root=None, **kwargs) -> SamplingPipeline:
         """Every family found under the weights root (weights/ by default); missing ones stay None."""
-        from .weights import load_model
+        from .weights import check_prior, load_model
 
         loaded = {}
         for family in ("ae", "vae", "gan", "vqgan", "transformer"):
@@ -56,6 +56,8 @@ class SamplingPipeline:
                 loaded[family] = load_model(family, root)
             except WeightsError:
                 loaded[family] = None
+        if loaded["vqgan"] is not None and loaded["transformer"] is not None:
+            check_prior(loaded["vqgan"], loaded["transformer"])  # a mismatch is an error, not garbage samples
         return cls(**loaded, **kwargs)
 
     def model(self, family: str):

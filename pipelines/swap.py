@@ -21,13 +21,11 @@ import torch
 
 from models import VQGAN, CodeTransformer, WeightsError
 
-from .blend import color_transfer, feathered, region_mask, token_boundary, token_mask
+from .blend import color_transfer, expression_mask, feathered, region_mask, token_boundary, token_mask
 from .detail import compose, detail_side, resize
 from .faces import Face, align_face, default_detector, detect_faces, native_crop_side, paste_back, transform_points, warp_to_crop
 from .images import DEFAULT_MAX_PIXELS, ImageError, load_image
 from .pose import Pose, choose_view, complete_from_visible_half, estimate_pose
-
-EXPRESSION_REGIONS = ("eyes", "mouth")  # where SwapOptions.expression="target" keeps the target's face
 
 
 class NoFaceError(ValueError):
@@ -38,8 +36,9 @@ class NoFaceError(ValueError):
 class SwapOptions:
     regions: tuple[str, ...] = ("face",)  # any of pipelines.blend.REGIONS
     # "source": the swapped regions carry the source's whole face, expression included. "target": the
-    # cells where expression lives (EXPRESSION_REGIONS: eyes and mouth) keep the target's codes and
-    # pixels, so the target still talks, blinks and looks where it looked; identity comes from the rest.
+    # eye openings and the mouth keep the target's pixels (pipelines.blend.expression_mask) and the
+    # cells mostly inside them its codes, so the target still talks, blinks and looks where it looked;
+    # identity comes from the rest (brows, lids, nose, cheeks, chin, skin).
     expression: str = "source"
     target_face: str = "all"  # "all", "largest", "similar" (to a reference face), or an index (0 = most confident)
     source_face: str = "largest"  # "largest" or an index
@@ -114,7 +113,7 @@ def source_cells(opts: SwapOptions, size: int, grid: int, landmarks: np.ndarray 
     landmarks: the target's (5, 2) landmarks in unit crop coordinates (None: the template)."""
     cells = token_mask(region_mask(opts.regions, size, landmarks), grid)
     if opts.expression == "target":
-        cells &= ~token_mask(region_mask(EXPRESSION_REGIONS, size, landmarks), grid, threshold=0.25)
+        cells &= ~token_mask(expression_mask(size, landmarks), grid, threshold=0.5)
     return cells
 
 
@@ -159,11 +158,12 @@ class FaceSwapPipeline:
     @classmethod
     def from_pretrained(cls, root=None, **kwargs) -> FaceSwapPipeline:
         """Shipped weights (weights/), or a folder / Hub repo id with vqgan/ and transformer/."""
-        from .weights import load_model
+        from .weights import check_prior, load_model
 
         vqgan = load_model("vqgan", root)
         try:
             transformer = load_model("transformer", root)
+            check_prior(vqgan, transformer)
         except WeightsError:
             transformer = None  # harmonization is then unavailable; the swap itself works
         return cls(vqgan, transformer, **kwargs)
@@ -336,7 +336,8 @@ class FaceSwapPipeline:
             side = detail_side(native_crop_side(matrix, self.size), self.size)
             matrix_hi = matrix * (side / self.size)  # image -> P x P crop
             target_hi = warp_to_crop(image, matrix_hi, side)
-            face_hi = compose(face_image, source.decoded, resize(source.hires, side), target_hi, cells, opts.detail)
+            keep = resize(expression_mask(self.size, shape), side) if opts.expression == "target" else None
+            face_hi = compose(face_image, source.decoded, resize(source.hires, side), target_hi, cells, opts.detail, keep)
             region = region_mask(opts.regions, self.size, shape)
             weights = feathered(region, opts.softness) * opts.strength  # (S, S): cheap here, smooth enough to upsample
             first = weights if first is None else first

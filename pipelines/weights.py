@@ -35,3 +35,15 @@ def resolve_root(root: str | os.PathLike | None = None) -> Path:
 def load_model(family: str, root: str | os.PathLike | None = None):
     """One model family from a weights root, in eval mode."""
     return REGISTRY[family].from_pretrained(resolve_root(root) / family)
+
+
+def check_prior(vqgan, transformer) -> None:
+    """Raise WeightsError unless the transformer models this VQGAN's codes (vocabulary, codes per
+    cell, sequence length): a prior trained on another VQGAN would sample garbage."""
+    want = (vqgan.config.codebook_size, vqgan.config.quantizer_depth, vqgan.config.grid_size**2)
+    have = (transformer.config.vocab_size, transformer.config.depth, transformer.config.block_size)
+    if want != have:
+        raise WeightsError(
+            f"the transformer (vocabulary {have[0]}, {have[1]} code(s) per cell, {have[2]} cells) does not model "
+            f"this VQGAN's codes ({want[0]}, {want[1]}, {want[2]}): retrain it on this VQGAN"
+        )

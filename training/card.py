@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import sys
 from pathlib import Path
@@ -87,6 +88,28 @@ def render(family: str, model, faces: torch.Tensor, vqgan: VQGAN | None) -> torc
     return torch.cat(rows)
 
 
+def training_curve(log: list[dict], rows: int = 8) -> list[str]:
+    """Markdown table of the validation figures logged during training, at about `rows` steps."""
+    val = [r for r in log if any(k.startswith("val_") for k in r)]
+    if not val:
+        return []
+    picks = [val[round(i * (len(val) - 1) / max(rows - 1, 1))] for i in range(min(rows, len(val)))]
+    picks = list({r["step"]: r for r in picks}.values())
+    columns = {
+        "val_mse": "held-out PSNR of the batch MSE, dB",
+        "val_bits_per_token": "held-out bits/token",
+        "val_perplexity": "code perplexity",
+    }
+    columns = {k: v for k, v in columns.items() if k in picks[-1]}
+    fmt = {"val_mse": lambda v: f"{10 * math.log10(4 / max(v, 1e-12)):.2f}"}
+    lines = ["| step | minutes | " + " | ".join(columns.values()) + " |", "|---" * (2 + len(columns)) + "|"]
+    for r in picks:
+        cells = [fmt.get(k, lambda v: f"{v:.3f}")(r[k]) for k in columns]
+        lines.append(f"| {r['step']} | {r['seconds'] / 60:.0f} | " + " | ".join(cells) + " |")
+    note = "Validation on a fixed batch of held-out faces during training (minutes: of the run's last segment)."
+    return ["## Training curve", "", note, "", *lines, ""]
+
+
 def main(argv=None) -> int:
     from PIL import Image
 
@@ -147,6 +170,7 @@ def main(argv=None) -> int:
         "fd / fd_real: Frechet distance in dlib face-descriptor space between samples and held-out faces, and between "
         "two halves of the held-out faces (the floor).",
         "",
+        *training_curve(log),
         "## Samples",
         "",
         "![samples](samples.png)",

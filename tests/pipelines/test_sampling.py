@@ -36,8 +36,9 @@ def test_sampling_options(pipe):
     cold = pipe.sample("vae", 8, seed=0, temperature=0.1)
     hot = pipe.sample("vae", 8, seed=0, temperature=1.0)
     assert cold.astype(float).std(0).mean() < hot.astype(float).std(0).mean()  # colder samples vary less
-    assert pipe.sample("gan", 2, seed=0, truncation=0.5).shape == (2, 64, 64, 3)
-    assert pipe.sample("vqgan", 2, seed=0, top_k=10, top_p=0.9, temperature=0.8).shape == (2, 64, 64, 3)
+    g, v = pipe.size_of("gan"), pipe.size_of("vqgan")
+    assert pipe.sample("gan", 2, seed=0, truncation=0.5).shape == (2, g, g, 3)
+    assert pipe.sample("vqgan", 2, seed=0, top_k=10, top_p=0.9, temperature=0.8).shape == (2, v, v, 3)
     with pytest.raises(ValueError, match="n must be"):
         pipe.sample("vae", 0)
     with pytest.raises(ValueError, match="unknown model family"):
@@ -47,7 +48,14 @@ def test_sampling_options(pipe):
 def test_reconstruction_by_every_autoencoder(pipe):
     r = pipe.reconstruct(photo("man_portrait_flags_720p.jpg"))
     assert list(r) == ["input", "ae", "vae", "vqgan"]
-    errors = {k: np.abs(r[k].astype(float) - r["input"]).mean() for k in ("ae", "vae", "vqgan")}
+    for family in ("ae", "vae", "vqgan"):  # each at its own resolution, the input at the largest
+        assert r[family].shape == (pipe.size_of(family),) * 2 + (3,)
+    assert r["input"].shape[0] == max(pipe.size_of(f) for f in ("ae", "vae", "vqgan"))
+
+    def at(image, size):
+        return np.asarray(Image.fromarray(image).resize((size, size), Image.BICUBIC), np.float64)
+
+    errors = {k: np.abs(r[k].astype(float) - at(r["input"], r[k].shape[0])).mean() for k in ("ae", "vae", "vqgan")}
     assert all(e < 40 for e in errors.values())
     assert errors["vqgan"] < errors["ae"]  # the code grid keeps more than a 128-d vector
 
@@ -57,7 +65,8 @@ def test_reconstruction_by_every_autoencoder(pipe):
 def test_interpolation_goes_from_a_to_b(pipe, family, mode):
     a, b = photo("man_portrait_flags_720p.jpg"), photo("woman_redhair_wide.jpg")
     frames = pipe.interpolate(a, b, family, steps=5, mode=mode)
-    assert frames.shape == (5, 64, 64, 3)
+    s = pipe.size_of(family)
+    assert frames.shape == (5, s, s, 3)
     first, last = frames[0].astype(float), frames[-1].astype(float)
     assert np.abs(frames[1].astype(float) - first).mean() < np.abs(frames[1].astype(float) - last).mean()
     assert np.abs(frames[3].astype(float) - last).mean() < np.abs(frames[3].astype(float) - first).mean()
@@ -71,12 +80,13 @@ def test_slerp_keeps_the_norm_between_equal_norm_vectors():
 
 def test_completion_variations(pipe):
     r = pipe.complete(photo("man_portrait_flags_720p.jpg"), keep="top", n=3, seed=0)
-    assert r["variations"].shape == (3, 64, 64, 3) and r["kept"][:8].all() and not r["kept"][8:].any()
+    s = pipe.size_of("vqgan")
+    assert r["variations"].shape == (3, s, s, 3) and r["kept"][:8].all() and not r["kept"][8:].any()
     v = r["variations"].astype(float)
     assert np.abs(v[0] - v[1]).mean() > 1.0  # different variations of the bottom half
     # the kept top half decodes close to the input's top rows (the decoder sees both halves near the seam)
-    top = slice(0, 24)
-    assert np.abs(v[:, top] - r["input"][top].astype(float)).mean() < np.abs(v[:, 40:] - r["input"][40:].astype(float)).mean() + 5
+    top, bottom = slice(0, 3 * s // 8), slice(5 * s // 8, s)
+    assert np.abs(v[:, top] - r["input"][top].astype(float)).mean() < np.abs(v[:, bottom] - r["input"][bottom].astype(float)).mean() + 5
     eyes = pipe.complete(photo("man_portrait_flags_720p.jpg"), keep="eyes", n=1, seed=0)
     assert eyes["kept"].sum() > 200
 
