@@ -99,16 +99,29 @@ def feathered(mask: np.ndarray, softness: float) -> np.ndarray:
     return np.clip(soft, 0.0, 1.0) * mask  # exactly zero outside the region
 
 
-def color_transfer(image: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Match the LAB mean and standard deviation of `image` to `reference` inside `mask`
-    (Reinhard et al. 2001). Both (S, S, 3) uint8 RGB; returns (S, S, 3) uint8."""
+def lab_statistics(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Mean and standard deviation (3,) of an (S, S, 3) uint8 RGB image's LAB values inside mask > 0.5
+    (None when the mask covers fewer than 4 pixels)."""
     sel = mask > 0.5
     if sel.sum() < 4:
+        return None
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)[sel].astype(np.float32)
+    return lab.mean(0), lab.std(0) + 1e-3
+
+
+def color_transfer(
+    image: np.ndarray, reference: np.ndarray, mask: np.ndarray, image_small=None, reference_small=None, mask_small=None
+) -> np.ndarray:
+    """Match the LAB mean and standard deviation of `image` to `reference` inside `mask`
+    (Reinhard et al. 2001). Both (S, S, 3) uint8 RGB; returns (S, S, 3) uint8. The statistics may be
+    taken from smaller copies (*_small, same content at another size): the same numbers for a
+    fraction of the work when the face is composed at the photo's resolution."""
+    src = lab_statistics(image if image_small is None else image_small, mask if mask_small is None else mask_small)
+    ref = lab_statistics(reference if reference_small is None else reference_small, mask if mask_small is None else mask_small)
+    if src is None or ref is None:
         return image.copy()
-    src = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
-    ref = cv2.cvtColor(reference, cv2.COLOR_RGB2LAB).astype(np.float32)
-    s_mean, s_std = src[sel].mean(0), src[sel].std(0) + 1e-3
-    r_mean, r_std = ref[sel].mean(0), ref[sel].std(0) + 1e-3
+    (s_mean, s_std), (r_mean, r_std) = src, ref
     gain = np.clip(r_std / s_std, 0.5, 2.0)  # bounded: a flat region must not explode the contrast
-    out = (src - s_mean) * gain + r_mean
-    return cv2.cvtColor(np.clip(out + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    out = lab * gain + (r_mean - s_mean * gain + 0.5)  # (lab - s_mean) * gain + r_mean, rounded
+    return cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)

@@ -40,12 +40,13 @@ def resize(image: np.ndarray, side: int) -> np.ndarray:
     return cv2.resize(image, (side, side), interpolation=interpolation)
 
 
-def cell_weights(tokens: np.ndarray, side: int) -> np.ndarray:
+def cell_weights(tokens: np.ndarray, side: int, work: int = 128) -> np.ndarray:
     """(h, w) bool cells -> (side, side, 1) float32 weights, 1 inside the True cells, ramping to 0
-    over about one cell across their edge (a hard cell edge would show as a step in the detail)."""
-    hard = cv2.resize(tokens.astype(np.float32), (side, side), interpolation=cv2.INTER_NEAREST)
-    sigma = side / tokens.shape[0] / 3
-    return cv2.GaussianBlur(hard, (0, 0), sigmaX=sigma)[..., None]
+    over about one cell across their edge (a hard cell edge would show as a step in the detail).
+    Blurred at `work` pixels, then upsampled: a smooth ramp loses nothing by it."""
+    hard = cv2.resize(tokens.astype(np.float32), (work, work), interpolation=cv2.INTER_NEAREST)
+    soft = cv2.GaussianBlur(hard, (0, 0), sigmaX=work / tokens.shape[0] / 3)
+    return cv2.resize(soft, (side, side), interpolation=cv2.INTER_LINEAR)[..., None]
 
 
 def compose(
@@ -64,10 +65,16 @@ def compose(
     swap_up = resize(decoded_swap.astype(np.float32), side)
     face = swap_up
     if detail > 0:
+        # (1 - detail) * swap_up + detail * [w * (A_P - up(G_A) + swap_up) + (1 - w) * B_P], in place
         w = cell_weights(tokens, side)
-        source_detail = source_hi.astype(np.float32) - resize(decoded_source.astype(np.float32), side)
-        target_detail = target_hi.astype(np.float32) - swap_up
-        face = swap_up + detail * (w * source_detail + (1 - w) * target_detail)
+        source_part = source_hi.astype(np.float32)
+        source_part -= resize(decoded_source.astype(np.float32), side)
+        source_part += swap_up
+        target = target_hi.astype(np.float32)
+        source_part -= target
+        source_part *= w
+        source_part += target  # w * (A_P - up(G_A) + swap_up) + (1 - w) * B_P
+        face = swap_up * (1 - detail) + source_part * detail if detail < 1 else source_part
     if keep_target is not None:
         keep = keep_target[..., None]
         face = face * (1 - keep) + target_hi.astype(np.float32) * keep

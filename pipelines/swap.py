@@ -332,7 +332,7 @@ class FaceSwapPipeline:
         source view used for each, tokens (N, h, w) their code masks, shapes their aligned landmarks
         -> (image, blend weights (S, S) of the first face, in crop space)."""
         out, first = image, None
-        for (_, matrix), face_image, source, cells, shape in zip(aligned, decoded, sources, tokens, shapes, strict=True):
+        for (crop, matrix), face_image, source, cells, shape in zip(aligned, decoded, sources, tokens, shapes, strict=True):
             side = detail_side(native_crop_side(matrix, self.size), self.size)
             matrix_hi = matrix * (side / self.size)  # image -> P x P crop
             target_hi = warp_to_crop(image, matrix_hi, side)
@@ -341,7 +341,10 @@ class FaceSwapPipeline:
             region = region_mask(opts.regions, self.size, shape)
             weights = feathered(region, opts.softness) * opts.strength  # (S, S): cheap here, smooth enough to upsample
             first = weights if first is None else first
-            colored = color_transfer(face_hi, target_hi, resize(region, side) > 0.5) if opts.color_correction else face_hi
+            if opts.color_correction:  # statistics at crop size (the same numbers, a fraction of the work)
+                colored = color_transfer(face_hi, target_hi, region, resize(face_hi, self.size), crop, region)
+            else:
+                colored = face_hi
             out = paste_back(out, colored, resize(weights, side), matrix_hi)
         return out, first
 
