@@ -131,6 +131,8 @@ def model_cards() -> str:
         card = ROOT / "weights" / name / "README.md"
         if card.is_file():
             text = card.read_text(encoding="utf-8").replace("![samples](samples.png)", f"(grid: weights/{name}/samples.png)")
+            if text.startswith("---"):  # the Hub's YAML metadata: for machines, not for this page
+                text = text.split("---", 2)[2].lstrip()
             parts.append(f"<details><summary><b>{name}</b></summary>\n\n{text}\n\n</details>")
     return "\n\n".join(parts) or "No model cards found."
 
