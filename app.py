@@ -386,7 +386,8 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
                 top_p = gr.Slider(0.05, 1.0, value=1.0, step=0.05, label="Top-p (vqgan; 1 = off)")
                 truncation = gr.Slider(0, 3, value=0, step=0.1, label="Truncation (gan; 0 = off)")
             sgo = gr.Button("Sample", variant="primary")
-            sout = gr.Image(type="filepath", label="Samples", format="png", interactive=False)
+            sizes = ", ".join(f"{f} {sampler.size_of(f)}x{sampler.size_of(f)}" for f in families)
+            sout = gr.Image(type="filepath", label=f"Samples (each family at its own resolution: {sizes})", format="png", interactive=False)
             sgo.click(sample, [family, n, seed, temperature, top_k, top_p, truncation], sout, api_name="sample")
 
         with gr.Tab("Explore", id="explore"):

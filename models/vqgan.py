@@ -83,6 +83,13 @@ class VQGAN(nn.Module, HubModel):
         return self.decode(self.quantizer.lookup(indices)).clamp(-1, 1)
 
 
+    @torch.no_grad()
+    def decode_sequence(self, codes: torch.Tensor) -> torch.Tensor:
+        """(B, h*w) codes in raster order, as the transformer reads and writes them -> (B, 3, S, S) in [-1, 1]."""
+        g = self.config.grid_size
+        return self.decode_indices(codes.reshape(-1, g, g))
+
+
 class PatchDiscriminator(nn.Module):
     """PatchGAN (Isola et al. 2017): (B, 3, S, S) -> (B, 1, ~S/4, ~S/4) real/fake logits per patch."""
 

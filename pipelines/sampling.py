@@ -102,7 +102,7 @@ class SamplingPipeline:
             vq, tr = self.model("vqgan"), self.model("transformer")
             g = vq.config.grid_size
             codes = tr.sample(n, length=g * g, temperature=temperature, top_k=top_k, top_p=top_p, generator=gen)
-            x = vq.decode_indices(codes.view(n, g, g))
+            x = vq.decode_sequence(codes)
         else:
             raise ValueError(f"unknown model family {family!r}; choose from {', '.join(FAMILIES)}")
         return np.stack(to_images(x))
@@ -166,7 +166,7 @@ class SamplingPipeline:
         out = tr.sample(
             n, length=g * g, temperature=temperature, top_k=top_k, given=codes.flatten(1).expand(n, -1), given_mask=mask, generator=gen
         )
-        return {"input": crop, "kept": kept, "variations": np.stack(to_images(vq.decode_indices(out.view(n, g, g))))}
+        return {"input": crop, "kept": kept, "variations": np.stack(to_images(vq.decode_sequence(out)))}
 
 
 def grid(images: np.ndarray, columns: int = 8, pad: int = 2) -> np.ndarray:

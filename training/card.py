@@ -104,8 +104,7 @@ def render(family: str, model, faces: torch.Tensor, vqgan: VQGAN | None) -> torc
     if family in ("ae", "vae", "gan"):
         rows.append(model.sample(16, generator=gen))
     if family == "transformer":
-        g = vqgan.config.grid_size
-        rows.append(vqgan.decode_indices(model.sample(16, generator=gen, top_k=100).view(16, g, g)))
+        rows.append(vqgan.decode_sequence(model.sample(16, generator=gen, top_k=100)))
     return torch.cat(rows)
 
 

@@ -104,9 +104,7 @@ def generate(model, family: str, n: int, seed: int, vqgan: VQGAN | None, batch: 
     for i in range(0, n, batch):
         k = min(batch, n - i)
         if family == "transformer":
-            codes = model.sample(k, generator=gen, top_k=100)
-            g = vqgan.config.grid_size
-            out.append(to_uint8_images(vqgan.decode_indices(codes.view(k, g, g))))
+            out.append(to_uint8_images(vqgan.decode_sequence(model.sample(k, generator=gen, top_k=100))))
         else:
             out.append(to_uint8_images(model.sample(k, generator=gen)))
     return np.concatenate(out)

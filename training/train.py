@@ -217,9 +217,7 @@ def write_grid(trainer: Trainer, held: torch.Tensor, path: Path, seed: int, vqga
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         if trainer.family == "transformer":
-            codes = model.sample(8, generator=gen, top_k=100)
-            h = vqgan.config.grid_size
-            rows = [vqgan.decode_indices(codes.view(8, h, h))]
+            rows = [vqgan.decode_sequence(model.sample(8, generator=gen, top_k=100))]
         else:
             rows = []
             if trainer.family in ("ae", "vae", "vqgan"):

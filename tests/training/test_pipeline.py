@@ -116,3 +116,18 @@ def test_torchrun_two_processes(data, tmp_path):
     logs = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in logs] == [1, 2, 3]
     assert REGISTRY["ae"].from_pretrained(out / "final").config.latent_dim == 8
+
+
+def test_residual_vqgan_and_a_prior_that_follows_it(data, tmp_path):
+    """A VQGAN with 2 codes per cell; the transformer trained on it takes its vocabulary, sequence
+    length and depth from it; evaluation reports both stages' codebook health."""
+    vq = tmp_path / "rq"
+    run("-m", "training.train", "vqgan", "--data", data, "-o", vq, "--steps", 2, "--batch-size", "4",
+        *sum((["--set", s] for s in [*TINY["vqgan"], "quantizer_depth=2"]), []))  # fmt: skip
+    prior = tmp_path / "prior"
+    run("-m", "training.train", "transformer", "--data", data, "-o", prior, "--steps", 2, "--batch-size", "4", "--vqgan", vq / "final",
+        "--set", "n_layer=1", "--set", "n_head=2", "--set", "n_embd=32")  # fmt: skip
+    config = json.loads((prior / "final" / "config.json").read_text())
+    assert (config["vocab_size"], config["block_size"], config["depth"]) == (32, 64, 2)
+    metrics = json.loads(run("-m", "training.evaluate", "vqgan", "--weights", vq / "final", "--data", data, "--json").stdout)
+    assert 0 < metrics["codebook_usage_stage_2"] <= 1 and metrics["codebook_usage"] <= metrics["codebook_usage_stage_1"]
