@@ -82,7 +82,6 @@ class VQGAN(nn.Module, HubModel):
         """(B, h, w) long -> (B, 3, S, S) in [-1, 1]."""
         return self.decode(self.quantizer.lookup(indices)).clamp(-1, 1)
 
-
     @torch.no_grad()
     def decode_sequence(self, codes: torch.Tensor) -> torch.Tensor:
         """(B, h*w) codes in raster order, as the transformer reads and writes them -> (B, 3, S, S) in [-1, 1]."""
