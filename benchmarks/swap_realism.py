@@ -130,37 +130,61 @@ def correlation(a: list[float], b: list[float]) -> float:
     return float(np.corrcoef(a, b)[0, 1]) if len(a) > 2 and np.std(a) > 0 and np.std(b) > 0 else float("nan")
 
 
-def video_rows(video: VideoSwapPipeline) -> list[dict]:
+def measure_frames(path: Path, near: list | None = None, every: int = 2, describe_every: int = 6) -> list[dict | None]:
+    """Per sampled frame: the largest face's (or the face nearest `near`'s) MTCNN face, mouth and
+    eye openings, and (every describe_every frames) its dlib descriptor; None where no face."""
+    out = []
+    for i, frame in enumerate(frames(path)):
+        if i % every:
+            continue
+        faces = detect_faces(frame)
+        ref = near[len(out)] if near is not None else None
+        if not faces or (near is not None and ref is None):
+            out.append(None)
+            continue
+        face = (
+            max(faces, key=lambda f: f.size)
+            if ref is None
+            else min(faces, key=lambda f: np.linalg.norm(f.landmarks.mean(0) - ref["face"].landmarks.mean(0)))
+        )
+        mouth, eyes = openings(frame, face)
+        desc = describe_faces_in_image(frame, face.landmarks) if i % describe_every == 0 else None
+        out.append({"face": face, "mouth": mouth, "eyes": eyes, "desc": desc})
+    return out
+
+
+def video_rows(video: VideoSwapPipeline, clips: list[str] = CLIPS, variants: dict | None = None) -> list[dict]:
+    """One row per clip and setting; "input re-encoded" (strength 0) is the ceiling the measurement
+    itself allows (dlib's landmarks on small, compressed faces are noisy)."""
+    variants = variants or {
+        "input re-encoded (strength 0)": SwapOptions(strength=0.0),
+        "expression=target (video default)": SwapOptions(expression="target"),
+        "expression=source": SwapOptions(expression="source"),
+    }
     rows = []
     source = load_image(PHOTOS / VIDEO_SOURCE)
     source_desc = describe_faces_in_image(source, max(detect_faces(source), key=lambda f: f.size).landmarks)
     _dlib_models()
-    for clip in CLIPS:
-        for expression in ("target", "source"):
+    for clip in clips:
+        inputs = measure_frames(VIDEOS / clip)
+        for name, opts in variants.items():
             with tempfile.TemporaryDirectory() as tmp:
                 out = Path(tmp) / "out.mp4"
-                r = video(source, VIDEOS / clip, out, SwapOptions(expression=expression))
-                mouth_in, mouth_out, eyes_in, eyes_out, closer = [], [], [], [], []
-                for i, (a, b) in enumerate(zip(frames(VIDEOS / clip), frames(out), strict=False)):
-                    fa, fb = detect_faces(a), detect_faces(b)
-                    if not fa or not fb:
-                        continue
-                    face_a = max(fa, key=lambda f: f.size)
-                    face_b = min(fb, key=lambda f: np.linalg.norm(f.landmarks.mean(0) - face_a.landmarks.mean(0)))
-                    (m_a, e_a), (m_b, e_b) = openings(a, face_a), openings(b, face_b)
-                    mouth_in.append(m_a), mouth_out.append(m_b), eyes_in.append(e_a), eyes_out.append(e_b)
-                    if i % 5 == 0:
-                        d_out = describe_faces_in_image(b, face_b.landmarks)
-                        d_in = describe_faces_in_image(a, face_a.landmarks)
-                        closer.append(np.linalg.norm(d_out - source_desc) < np.linalg.norm(d_out - d_in))
+                r = video(source, VIDEOS / clip, out, opts)
+                outputs = measure_frames(out, near=inputs)
+            pairs = [(a, b) for a, b in zip(inputs, outputs, strict=False) if a is not None and b is not None]
+            closer = [
+                np.linalg.norm(b["desc"] - source_desc) < np.linalg.norm(b["desc"] - a["desc"])
+                for a, b in pairs
+                if a["desc"] is not None and b["desc"] is not None
+            ]
             rows.append({
                 "clip": clip,
-                "expression": expression,
-                "frames": r.frames,
+                "setting": name,
                 "fps": r.frames / r.seconds,
-                "mouth corr": correlation(mouth_in, mouth_out),
-                "eyes corr": correlation(eyes_in, eyes_out),
-                "mouth in / out (mean)": f"{np.mean(mouth_in):.2f} / {np.mean(mouth_out):.2f}",
+                "mouth corr": correlation([a["mouth"] for a, _ in pairs], [b["mouth"] for _, b in pairs]),
+                "eyes corr": correlation([a["eyes"] for a, _ in pairs], [b["eyes"] for _, b in pairs]),
+                "mouth in / out (mean)": f"{np.mean([a['mouth'] for a, _ in pairs]):.2f} / {np.mean([b['mouth'] for _, b in pairs]):.2f}",
                 "closer to source": f"{np.mean(closer) * 100:.0f}% of {len(closer)}",
             })  # fmt: skip
     return rows

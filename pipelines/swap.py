@@ -27,6 +27,9 @@ from .faces import Face, align_face, default_detector, detect_faces, native_crop
 from .images import DEFAULT_MAX_PIXELS, ImageError, load_image
 from .pose import Pose, choose_view, complete_from_visible_half, estimate_pose
 
+# SwapOptions.expression -> the parts of the face where the target's own pixels are kept
+EXPRESSIONS = {"source": (), "target": ("eyes", "mouth"), "mouth": ("mouth",)}
+
 
 class NoFaceError(ValueError):
     """No usable face in an input; the message says which input."""
@@ -38,7 +41,8 @@ class SwapOptions:
     # "source": the swapped regions carry the source's whole face, expression included. "target": the
     # eye openings and the mouth keep the target's pixels (pipelines.blend.expression_mask) and the
     # cells mostly inside them its codes, so the target still talks, blinks and looks where it looked;
-    # identity comes from the rest (brows, lids, nose, cheeks, chin, skin).
+    # identity comes from the rest (brows, lids, nose, cheeks, chin, skin). "mouth": only the mouth is
+    # the target's (it still talks), the eyes are the source's.
     expression: str = "source"
     target_face: str = "all"  # "all", "largest", "similar" (to a reference face), or an index (0 = most confident)
     source_face: str = "largest"  # "largest" or an index
@@ -62,8 +66,8 @@ class SwapOptions:
         if not 0.0 <= self.softness <= 0.5:
             raise ValueError(f"softness must be in [0, 0.5], got {self.softness}")
         region_mask(self.regions, 16)  # raises on unknown names
-        if self.expression not in ("source", "target"):
-            raise ValueError(f"expression must be 'source' or 'target', got {self.expression!r}")
+        if self.expression not in EXPRESSIONS:
+            raise ValueError(f"expression must be one of {', '.join(EXPRESSIONS)}, got {self.expression!r}")
         for name, value, words in (
             ("target_face", self.target_face, ("all", "largest", "similar")),
             ("source_face", self.source_face, ("largest",)),
@@ -112,8 +116,8 @@ def source_cells(opts: SwapOptions, size: int, grid: int, landmarks: np.ndarray 
     """(grid, grid) bool: the code cells of a target face that take the source's codes (and detail).
     landmarks: the target's (5, 2) landmarks in unit crop coordinates (None: the template)."""
     cells = token_mask(region_mask(opts.regions, size, landmarks), grid)
-    if opts.expression == "target":
-        cells &= ~token_mask(expression_mask(size, landmarks), grid, threshold=0.5)
+    if EXPRESSIONS[opts.expression]:
+        cells &= ~token_mask(expression_mask(size, landmarks, parts=EXPRESSIONS[opts.expression]), grid, threshold=0.5)
     return cells
 
 
@@ -336,7 +340,8 @@ class FaceSwapPipeline:
             side = detail_side(native_crop_side(matrix, self.size), self.size)
             matrix_hi = matrix * (side / self.size)  # image -> P x P crop
             target_hi = warp_to_crop(image, matrix_hi, side)
-            keep = resize(expression_mask(self.size, shape), side) if opts.expression == "target" else None
+            parts = EXPRESSIONS[opts.expression]
+            keep = resize(expression_mask(self.size, shape, parts=parts), side) if parts else None
             face_hi = compose(face_image, source.decoded, resize(source.hires, side), target_hi, cells, opts.detail, keep)
             region = region_mask(opts.regions, self.size, shape)
             weights = feathered(region, opts.softness) * opts.strength  # (S, S): cheap here, smooth enough to upsample
@@ -366,7 +371,7 @@ class FaceSwapPipeline:
 def add_swap_arguments(p: argparse.ArgumentParser) -> None:
     """The swap options shared by the photo and video command lines."""
     p.add_argument("--regions", default="face", help="comma-separated: face, eyes, brows, nose, mouth")
-    p.add_argument("--expression", choices=("source", "target"), default=None,
+    p.add_argument("--expression", choices=tuple(EXPRESSIONS), default=None,
                    help="whose expression (eyes, mouth) the result shows; default: source for photos, target for video")  # fmt: skip
     p.add_argument("--target-face", default="all", help="all, largest, similar (needs --reference), or an index (0 = first)")
     p.add_argument("--reference", default=None, help="photo of the person to replace, for --target-face similar")

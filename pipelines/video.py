@@ -212,7 +212,7 @@ class VideoSwapPipeline:
                     t = time.perf_counter()
                     codes = sw.vqgan.encode_to_indices(to_tensor([c for _, _, (c, _) in crops]))
                     views, pose_warnings = sw.views_for(source, [points for _, points, _ in crops])
-                    warnings.update(pose_warnings)
+                    warnings.update(dict.fromkeys(pose_warnings))
                     shapes = [crop_landmarks(points, m, sw.size) for _, points, (_, m) in crops]
                     swap, tokens = sw.exchange_codes(torch.stack([v.codes for v in views]), codes, opts, shapes=shapes)
                     decoded = sw.decode(swap)

@@ -67,6 +67,13 @@ def test_short_video_is_swapped_frame_by_frame(pipe, tmp_path):
     assert np.abs(a.astype(int) - b.astype(int)).mean() > 0.5
 
 
+def test_turned_source_is_reported_on_a_video(pipe, tmp_path):
+    """A profile photo as the source: the video is still swapped, and the result says the poses differ."""
+    r = pipe(photo("woman_profile_left.jpg"), SHORT, tmp_path / "out.mp4")
+    assert r.frames_with_faces >= 0.8 * r.frames
+    assert r.warnings and "poses differ" in r.note
+
+
 def test_audio_track_is_kept(pipe, tmp_path, clip_with_audio):
     out = tmp_path / "out.mp4"
     r = pipe(photo("woman_redhair_wide.jpg"), clip_with_audio, out)
