@@ -115,13 +115,20 @@ def need(value, what: str):
     return value
 
 
-def swap_options(regions, target_face, strength, softness, color, harmonize=False, detail=1.0, keep_expression=False) -> SwapOptions:
+EXPRESSION_CHOICES = [
+    ("The source's", "source"),
+    ("The target's mouth (it keeps talking)", "mouth"),
+    ("The target's eyes and mouth", "target"),
+]
+
+
+def swap_options(regions, target_face, strength, softness, color, harmonize=False, detail=1.0, expression="source") -> SwapOptions:
     if not regions:
         raise gr.Error("Choose at least one face region to swap.")
     return SwapOptions(
         regions=tuple(regions), target_face=str(target_face), strength=float(strength), softness=float(softness),
         color_correction=bool(color), harmonize=bool(harmonize), detail=float(detail),
-        expression="target" if keep_expression else "source",
+        expression=str(expression or "source"),
     )  # fmt: skip
 
 
@@ -148,8 +155,9 @@ ABOUT = """
    replaced by its nearest codebook entry: s_ij = argmin_k ||E(x)_ij - z_k||. With residual
    quantization, a second codebook then quantizes what the first left, so each cell carries 2 codes.
 3. **Exchange codes.** Z_swap = the source's codes inside the chosen face regions, the target's elsewhere;
-   the regions sit on each face's own landmarks. "Keep the target's expression" leaves the target's
-   eyes and mouth in place. Optionally the code transformer resamples the codes along the seam.
+   the regions sit on each face's own landmarks. "Expression" can leave the target's mouth (or eyes and
+   mouth) in place, so a video's actors keep talking. Optionally the code transformer resamples the
+   codes along the seam.
 4. **Decode, add detail, blend.** The decoder G turns Z_swap back into a face; at the size the face has
    in the photo, the fine detail the codes cannot hold is added back from real pixels (the source's
    inside its codes, the target's elsewhere). The face is colour-matched to the target (LAB
@@ -196,13 +204,13 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
     @gpu
     @friendly_errors
     def swap_photo(
-        source, target, regions, target_face, strength, softness, color, harmonize, reference=None, detail=1.0, keep_expression=False,
+        source, target, regions, target_face, strength, softness, color, harmonize, reference=None, detail=1.0, expression="source",
         progress=gr.Progress(),
     ):  # fmt: skip
         need(source, "a source photo (the face to use)")
         need(target, "a target photo (the photo to change)")
         progress(0.1, desc="Detecting and swapping faces")
-        r = swapper(source, target, swap_options(regions, target_face, strength, softness, color, harmonize, detail, keep_expression),
+        r = swapper(source, target, swap_options(regions, target_face, strength, softness, color, harmonize, detail, expression),
                     reference=reference)  # fmt: skip
         gallery = [
             (upscale(r.source_crop), "source face, aligned"),
@@ -222,7 +230,7 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
     @friendly_errors
     def swap_video(
         source, clip, regions, target_face, strength, softness, color, detect_every, reference=None, detail=1.0,
-        keep_expression=True, request: gr.Request = None, progress=gr.Progress(),
+        expression="mouth", request: gr.Request = None, progress=gr.Progress(),
     ):  # fmt: skip
         need(source, "a source photo (the face to use)")
         need(clip, "a video")
@@ -231,7 +239,7 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
         stop = threading.Event()
         stop_video[session] = stop
         try:
-            opts = swap_options(regions, target_face, strength, softness, color, detail=detail, keep_expression=keep_expression)
+            opts = swap_options(regions, target_face, strength, softness, color, detail=detail, expression=expression)
             r = video(
                 source, clip, out, opts,
                 detect_every=int(detect_every), progress=lambda done, total: progress((done, total), desc="Swapping frames", unit="frames"),
@@ -323,7 +331,7 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
                     softness = gr.Slider(0, 0.3, value=0.08, step=0.01, label="Edge softness")
                     color = gr.Checkbox(value=True, label="Colour correction")
                     detail = gr.Slider(0, 1, value=1.0, step=0.05, label="Source detail (0 = pure code exchange)")
-                    expression = gr.Checkbox(value=False, label="Keep the target's expression (eyes, mouth)")
+                    expression = gr.Radio(EXPRESSION_CHOICES, value="source", label="Expression")
                     harmonize = gr.Checkbox(
                         value=False, label="Harmonize seam with the transformer", interactive=swapper.transformer is not None
                     )
@@ -360,7 +368,7 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
                     vsoft = gr.Slider(0, 0.3, value=0.08, step=0.01, label="Edge softness")
                     vcolor = gr.Checkbox(value=True, label="Colour correction")
                     vdetail = gr.Slider(0, 1, value=1.0, step=0.05, label="Source detail (0 = pure code exchange)")
-                    vexpression = gr.Checkbox(value=True, label="Keep the actors' expressions (eyes, mouth)")
+                    vexpression = gr.Radio(EXPRESSION_CHOICES, value="mouth", label="Expression")
                 vref = PhotoUpload(label="Reference: the person to replace (for 'similar')", height=160)
             with gr.Row():
                 vgo = gr.Button("Swap video", variant="primary", elem_id="video-button", scale=4)

@@ -158,7 +158,8 @@ def video_rows(video: VideoSwapPipeline, clips: list[str] = CLIPS, variants: dic
     itself allows (dlib's landmarks on small, compressed faces are noisy)."""
     variants = variants or {
         "input re-encoded (strength 0)": SwapOptions(strength=0.0),
-        "expression=target (video default)": SwapOptions(expression="target"),
+        "expression=target (eyes and mouth)": SwapOptions(expression="target"),
+        "expression=mouth (video default)": SwapOptions(expression="mouth"),
         "expression=source": SwapOptions(expression="source"),
     }
     rows = []

@@ -372,7 +372,7 @@ def add_swap_arguments(p: argparse.ArgumentParser) -> None:
     """The swap options shared by the photo and video command lines."""
     p.add_argument("--regions", default="face", help="comma-separated: face, eyes, brows, nose, mouth")
     p.add_argument("--expression", choices=tuple(EXPRESSIONS), default=None,
-                   help="whose expression (eyes, mouth) the result shows; default: source for photos, target for video")  # fmt: skip
+                   help="whose expression: source, or the target's mouth / eyes and mouth (default: source; video: mouth)")  # fmt: skip
     p.add_argument("--target-face", default="all", help="all, largest, similar (needs --reference), or an index (0 = first)")
     p.add_argument("--reference", default=None, help="photo of the person to replace, for --target-face similar")
     p.add_argument("--source-face", default="largest", help="largest or a face index")

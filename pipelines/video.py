@@ -143,7 +143,7 @@ class VideoSwapPipeline:
         cancel: threading.Event | None = None,
         reference=None,
     ) -> VideoResult:
-        opts = options or SwapOptions(expression="target")  # a video keeps its actors' expressions by default
+        opts = options or SwapOptions(expression="mouth")  # a video's actors keep talking (benchmarks/swap_realism.py)
         opts.validate()
         video, output = Path(video), Path(output)
         if output.suffix.lower() != ".mp4":
@@ -302,7 +302,7 @@ def main(argv=None) -> int:
     p.add_argument("--max-frames", type=int, default=VideoLimits.max_frames)
     p.add_argument("--max-megapixels", type=float, default=VideoLimits.max_pixels / 1e6)
     args = p.parse_args(argv)
-    options = options_from_args(args, default_expression="target")
+    options = options_from_args(args, default_expression="mouth")
     limits = VideoLimits(args.max_seconds, args.max_frames, int(args.max_megapixels * 1e6))
     bar = tqdm(unit="frame", desc="swap")
 
