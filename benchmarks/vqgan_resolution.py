@@ -55,8 +55,9 @@ def main(argv=None) -> int:
         start = time.perf_counter()
         rec = reconstruct_at(model, faces)
         c = model.config
+        upsampled = " (upsampled)" if c.image_size < faces.shape[1] else ""
         rows.append({
-            "model": f"{c.image_size}x{c.image_size}, {c.quantizer_depth} code(s) per cell" + (" (upsampled)" if c.image_size < faces.shape[1] else ""),
+            "model": f"{c.image_size}x{c.image_size}, {c.quantizer_depth} code(s) per cell{upsampled}",
             "parameters M": sum(p.numel() for p in model.parameters()) / 1e6,
             "psnr dB": psnr(faces, rec),
             "ssim": ssim(faces, rec),
