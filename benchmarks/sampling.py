@@ -52,11 +52,12 @@ def main() -> int:
     uncached = timed(lambda: tr.sample(16, length=length, top_k=100, generator=gen(), use_cache=False), repeats=1)
     c = tr.config
     kind = f"{c.n_layer} layers x {c.n_embd}, {c.n_head} heads, {c.n_kv_head} key/value heads, {'fp16' if FP16_WEIGHTS else 'fp32'} weights"
+    tokens = f"{length} cells x {c.depth} codes" if c.depth > 1 else f"{length} tokens"
     rows = [
-        {"what": f"transformer ({kind}), 16 x {length} tokens, KV cache: best of 7", "seconds": cached},
+        {"what": f"transformer ({kind}), 16 x {tokens}, KV cache: best of 7", "seconds": cached},
         {"what": "  the same: median of 7", "seconds": runs[3]},
         {"what": "  the same: slowest of 7", "seconds": runs[-1]},
-        {"what": f"transformer, 16 x {length} tokens, recomputing the prefix", "seconds": uncached},
+        {"what": f"transformer, 16 x {tokens}, recomputing the prefix", "seconds": uncached},
         {"what": "KV-cache speed-up", "seconds": uncached / cached},
         {
             "what": "machine speed probe: 16-row fp32 product, 256 x 1024, us, before / after the 7 runs",

@@ -26,9 +26,10 @@ SIDE_STEP = 32  # P is rounded up to a multiple of this, so masks for nearby siz
 OVERSAMPLE = 1.5  # crop pixels per photo pixel: resampling twice (warp in, paste back) softens less
 
 
-def detail_side(native_side: float, size: int) -> int:
-    """Crop side P for a face whose S-crop covers `native_side` image pixels: S <= P <= MAX_DETAIL_SIDE."""
-    side = int(np.ceil(OVERSAMPLE * native_side / SIDE_STEP) * SIDE_STEP)
+def detail_side(native_side: float, size: int, oversample: float = OVERSAMPLE) -> int:
+    """Crop side P for a face whose S-crop covers `native_side` image pixels: S <= P <= MAX_DETAIL_SIDE.
+    Video passes oversample 1: half the pixels to compose per frame, in frames that are compressed anyway."""
+    side = int(np.ceil(oversample * native_side / SIDE_STEP) * SIDE_STEP)
     return int(min(max(side, size), max(MAX_DETAIL_SIDE, size)))
 
 

@@ -22,7 +22,7 @@ import torch
 from models import VQGAN, CodeTransformer, WeightsError
 
 from .blend import color_transfer, expression_mask, feathered, region_mask, token_boundary, token_mask
-from .detail import compose, detail_side, resize
+from .detail import OVERSAMPLE, compose, detail_side, resize
 from .faces import Face, align_face, default_detector, detect_faces, native_crop_side, paste_back, transform_points, warp_to_crop
 from .images import DEFAULT_MAX_PIXELS, ImageError, load_image
 from .pose import Pose, choose_view, complete_from_visible_half, estimate_pose
@@ -328,6 +328,7 @@ class FaceSwapPipeline:
         sources: list[SourceFace],
         tokens: np.ndarray,
         shapes: list,
+        oversample: float = OVERSAMPLE,
     ):
         """Compose each face at the photo's resolution, colour-correct it to its target and paste it
         back into a copy of image.
@@ -337,7 +338,7 @@ class FaceSwapPipeline:
         -> (image, blend weights (S, S) of the first face, in crop space)."""
         out, first = image, None
         for (crop, matrix), face_image, source, cells, shape in zip(aligned, decoded, sources, tokens, shapes, strict=True):
-            side = detail_side(native_crop_side(matrix, self.size), self.size)
+            side = detail_side(native_crop_side(matrix, self.size), self.size, oversample)
             matrix_hi = matrix * (side / self.size)  # image -> P x P crop
             target_hi = warp_to_crop(image, matrix_hi, side)
             parts = EXPRESSIONS[opts.expression]

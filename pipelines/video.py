@@ -223,7 +223,7 @@ class VideoSwapPipeline:
                     if mine:
                         frame, _ = sw.blend(
                             frame, [crops[k][2] for k in mine], [decoded[k] for k in mine], opts,
-                            [views[k] for k in mine], tokens[mine], [shapes[k] for k in mine],
+                            [views[k] for k in mine], tokens[mine], [shapes[k] for k in mine], oversample=1.0,
                         )  # fmt: skip
                         with_faces += 1
                     times["blend"] += time.perf_counter() - t

@@ -47,7 +47,7 @@ DESCRIPTIONS = {
 TERMS = (
     "Trained on about {n_train} aligned faces from CelebA (MMLAB, CUHK; via the shards in shared/data/faces, see "
     "their SOURCES.md{subset}), detected and aligned with this repository's pipelines/faces.py at {size}x{size}; a fixed "
-    "held-out split of about 1,200 faces is used for the metrics. CelebA is available for non-commercial research and "
+    "held-out split ({n_held} faces) is used for the metrics. CelebA is available for non-commercial research and "
     "educational purposes only; these weights are derived from it and carry the same restriction. No training "
     "image is included here."
 )
@@ -201,7 +201,7 @@ def main(argv=None) -> int:
         "",
         "## Data and terms",
         "",
-        TERMS.format(n_train=run_args.get("n_train", "19,400"), size=size, subset=subset),
+        TERMS.format(n_train=run_args.get("n_train", "19,400"), size=size, subset=subset, n_held=metrics.get("n_images", "about 1,200")),
         "",
     ]
     (args.out / "README.md").write_text("\n".join(lines))
