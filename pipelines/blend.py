@@ -53,7 +53,7 @@ def region_mask(regions: list[str] | tuple[str, ...], size: int, landmarks: np.n
 
 
 def expression_mask(
-    size: int, landmarks: np.ndarray | None = None, softness: float = 0.03, parts: tuple[str, ...] = ("eyes", "mouth")
+    size: int, landmarks: np.ndarray | None = None, softness: float = 0.012, parts: tuple[str, ...] = ("eyes", "mouth")
 ) -> np.ndarray:
     """(S, S) float32 weights of where expression shows: the eye openings (tighter than the "eyes"
     region: brows and lid creases keep the source's shape) and the mouth with the lips, as wide as

@@ -209,23 +209,27 @@ def test_detail_is_composed_at_the_photo_resolution(pipe, pair):
 
 
 def test_target_expression_keeps_the_targets_mouth_and_eyes(pipe, pair):
-    from pipelines.blend import region_mask
+    from pipelines.blend import expression_mask
     from pipelines.faces import alignment_matrix, warp_to_crop
+    from pipelines.swap import crop_landmarks
 
     source, target = pair
     own = pipe(source, target, expression="source")
     kept = pipe(source, target, expression="target")
+    mouth_only = pipe(source, target, expression="mouth")
     face = kept.target_faces[0]
     matrix = alignment_matrix(face.landmarks, 256)
-    mouth = region_mask(["mouth"], 256) > 0
-    inner = region_mask(["eyes", "mouth"], 256) > 0
+    shape = crop_landmarks(face.landmarks, matrix, 256)
+    eyes = expression_mask(256, shape, parts=("eyes",)) > 0.5
+    mouth = expression_mask(256, shape, parts=("mouth",)) > 0.5
 
     def differs(image, where):  # mean absolute difference from the target inside a region, in the aligned face
         return np.abs(warp_to_crop(image, matrix, 256).astype(np.float64) - warp_to_crop(target, matrix, 256))[where].mean()
 
     assert differs(kept.image, mouth) < 0.3 * differs(own.image, mouth)
-    assert differs(kept.image, inner) < 0.3 * differs(own.image, inner)
-    assert not kept.token_mask[mouth[:: 256 // pipe.grid, :: 256 // pipe.grid]].all()  # the mouth cells keep B's codes
+    assert differs(kept.image, eyes) < 0.3 * differs(own.image, eyes)
+    assert differs(mouth_only.image, mouth) < 0.3 * differs(own.image, mouth)
+    assert differs(mouth_only.image, eyes) > 0.6 * differs(own.image, eyes)  # the eyes stay the source's
     with pytest.raises(ValueError, match="expression"):
         pipe(*pair, expression="neutral")
 
