@@ -44,11 +44,15 @@ def region_mask(regions: list[str] | tuple[str, ...], size: int, landmarks: np.n
     if unknown or not regions:
         raise ValueError(f"unknown region(s) {unknown or regions}; choose from {', '.join(REGIONS)}")
     landmarks = CANONICAL_TEMPLATE if landmarks is None else landmarks
+    return ellipses_mask([e for name in regions for e in region_ellipses(name, landmarks)], size)
+
+
+def ellipses_mask(ellipses: list[tuple[float, float, float, float]], size: int) -> np.ndarray:
+    """Union of ellipses (centre x, centre y, radius x, radius y; unit coordinates) -> (S, S) float32 in {0, 1}."""
     yy, xx = (np.mgrid[0:size, 0:size].astype(np.float32) + 0.5) / size
     mask = np.zeros((size, size), np.float32)
-    for name in regions:
-        for cx, cy, rx, ry in region_ellipses(name, landmarks):
-            mask = np.maximum(mask, ((((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2) <= 1.0).astype(np.float32))
+    for cx, cy, rx, ry in ellipses:
+        mask = np.maximum(mask, ((((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2) <= 1.0).astype(np.float32))
     return mask
 
 
@@ -64,11 +68,7 @@ def expression_mask(
     ellipses = [(float(p[0]), float(p[1]), 0.3 * gap, 0.17 * gap) for p in (le, re)] if "eyes" in parts else []
     if "mouth" in parts:
         ellipses.append((float(mouth[0]), float(mouth[1]) + 0.03 * gap, 0.5 * float(np.hypot(*(rm - lm))) + 0.1 * gap, 0.36 * gap))
-    yy, xx = (np.mgrid[0:size, 0:size].astype(np.float32) + 0.5) / size
-    mask = np.zeros((size, size), np.float32)
-    for cx, cy, rx, ry in ellipses:
-        mask = np.maximum(mask, ((((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2) <= 1.0).astype(np.float32))
-    return cv2.GaussianBlur(mask, (0, 0), sigmaX=max(softness * size, 0.5))
+    return cv2.GaussianBlur(ellipses_mask(ellipses, size), (0, 0), sigmaX=max(softness * size, 0.5))
 
 
 def token_mask(mask: np.ndarray, grid: int, threshold: float = 0.5) -> np.ndarray:

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 MAX_DETAIL_SIDE = 768  # pixels; larger faces are composed at this size and upscaled by the paste
-SIDE_STEP = 32  # P is rounded up to a multiple of this, so masks for nearby sizes are shared
+SIDE_STEP = 32  # P is rounded up to a multiple of this
 OVERSAMPLE = 1.5  # crop pixels per photo pixel: resampling twice (warp in, paste back) softens less
 
 
