@@ -23,9 +23,11 @@ import numpy as np
 from models import WeightsError
 from pipelines import __version__
 from pipelines.blend import REGIONS
-from pipelines.images import ImageError, save_image_atomic
+from pipelines.credentials import Made
+from pipelines.images import ImageError
+from pipelines.provenance import check, save_output_image
 from pipelines.sampling import SamplingPipeline, grid
-from pipelines.swap import FaceSwapPipeline, NoFaceError, SwapOptions, provenance
+from pipelines.swap import FaceSwapPipeline, NoFaceError, SwapOptions
 from pipelines.video import Cancelled, VideoError, VideoLimits, VideoSwapPipeline
 from pipelines.visualize import code_map_image, mask_image, upscale, usage_chart, zoom
 
@@ -49,19 +51,23 @@ USER_ERRORS = (ImageError, NoFaceError, VideoError, WeightsError, ValueError)
 
 
 def friendly_errors(fn):
-    """Turn exceptions into gr.Error with a message a person understands; never a stack trace."""
+    """Turn exceptions into gr.Error with a message a person understands; never a stack trace to the
+    person. A user's mistake is logged as one line; a real fault with its traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except gr.Error:
+        except gr.Error as e:  # need(): a missing input
+            log.info("%s: %s", fn.__name__, e.message)
             raise
-        except USER_ERRORS as e:
-            raise gr.Error(str(e)) from None
-        except Exception:
+        except USER_ERRORS as e:  # the person can act on it: one log line, no traceback
+            log.info("%s: %s", fn.__name__, e)
+            raise gr.Error(str(e), print_exception=False) from None
+        except Exception:  # a real fault: its traceback goes to the log, once
             log.exception("unexpected failure in %s", fn.__name__)
-            raise gr.Error("Something went wrong on our side while processing this request. Please try again.") from None
+            message = "Something went wrong on our side while processing this request. Please try again."
+            raise gr.Error(message, print_exception=False) from None
 
     return wrapper
 
@@ -103,15 +109,16 @@ def new_output(suffix: str) -> Path:
     return OUTPUT_DIR / f"codeswap-{uuid.uuid4().hex[:12]}{suffix}"
 
 
-def save_png(image: np.ndarray) -> str:
+def save_png(image: np.ndarray, made: Made) -> str:
+    """An output file for Gradio to serve: labels, C2PA manifest, written atomically."""
     path = new_output(".png")
-    save_image_atomic(image, path, text=provenance())
+    save_output_image(image, path, made)
     return str(path)
 
 
 def need(value, what: str):
     if value is None or (isinstance(value, str) and not value):
-        raise gr.Error(f"Please provide {what}.")
+        raise gr.Error(f"Please provide {what}.", print_exception=False)
     return value
 
 
@@ -179,9 +186,28 @@ ABOUT = """
 All models were trained here, on 2 CPU cores, on about 20,000 CelebA face images. CelebA is available
 for non-commercial research and educational purposes only, and so are these weights.
 
+## Outputs stay marked as synthetic
+
+Every image and video CodeSwap writes carries three marks (the EU AI Act, Art. 50, asks this of
+systems that make deepfakes):
+
+1. **Labels** in the file's metadata (a PNG text chunk, an MP4 comment).
+2. **Content Credentials** (C2PA): a signed manifest saying the file is AI-generated
+   (`trainedAlgorithmicMedia`), made by which CodeSwap version with which models. It is signed with
+   the deployer's key (`CODESWAP_C2PA_CERT` / `CODESWAP_C2PA_KEY`), or else with a development key
+   made on first use, which readers rightly report as untrusted.
+3. **An invisible watermark** in every face CodeSwap makes (swapped faces, every video frame,
+   samples): a faint pattern tied to the face's landmarks, so it survives a re-save as JPEG, resizing,
+   cropping and a video re-encode, which strip the first two.
+
+The **Check a file** tab (and `python -m pipelines.provenance FILE`) reads all three. What they do not
+do: metadata is lost on any re-save; a determined adversary who knows the scheme can remove or blur
+away the watermark, and a face that is too small or too damaged to be detected cannot be read. A
+missing mark proves nothing; a found one says the face was made by CodeSwap.
+
 ## Responsible use
 
-Every image and video CodeSwap produces is labelled as synthetic in its metadata. Do not use it to
+Every image and video CodeSwap produces is marked as synthetic (above). Do not use it to
 deceive, harass, impersonate or sexualise anyone, and do not swap the face of a person who has not
 agreed to it. Swapped faces carry real detail at the photo's resolution and can look convincing at a
 glance: treat every output as synthetic media, never as evidence of anything.
@@ -224,7 +250,11 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
         ]
         stages = " · ".join(f"{name} {sec * 1000:.0f} ms" for name, sec in r.timings.items())
         warnings = "".join(f" Warning: {w}." for w in r.warnings)
-        return save_png(r.image), gallery, f"{len(r.target_faces)} face(s) swapped.{warnings} {stages}"
+        return (
+            save_png(r.image, Made("face swap", ("vqgan",), len(r.target_faces))),
+            gallery,
+            f"{len(r.target_faces)} face(s) swapped.{warnings} {stages}",
+        )
 
     @gpu
     @friendly_errors
@@ -269,7 +299,7 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
             family, int(n), int(seed), float(temperature), float(truncation) if truncation else None,
             int(top_k) if top_k else None, float(top_p) if top_p and top_p < 1 else None,
         )  # fmt: skip
-        return save_png(zoom(grid(images, columns=min(8, int(n))), 2))
+        return save_png(zoom(grid(images, columns=min(8, int(n))), 2), Made(f"{int(n)} samples from the {family} model", (family,)))
 
     @gpu
     @friendly_errors
@@ -284,7 +314,7 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
         need(photo_a, "the first photo")
         need(photo_b, "the second photo")
         frames = sampler.interpolate(photo_a, photo_b, family, int(steps), mode)
-        return save_png(zoom(grid(frames, columns=len(frames)), 2))
+        return save_png(zoom(grid(frames, columns=len(frames)), 2), Made(f"an interpolation with the {family} model", (family,)))
 
     @gpu
     @friendly_errors
@@ -295,6 +325,11 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
         return [(upscale(r["input"]), "input"), (kept, "kept codes (white)")] + [
             (upscale(v), f"variation {i + 1}") for i, v in enumerate(r["variations"])
         ]
+
+    @friendly_errors
+    def check_file(file):
+        need(file, "an image or a video")
+        return check(file).summary()
 
     usage = vq.quantizer.usage.numpy()
     used = int((usage > 0.1 / k).sum())
@@ -426,6 +461,15 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
             gr.Button("Complete").click(complete, [cin, ckeep, cn, cseed, ctemp], cout, api_name="complete")
             gr.Markdown(f"### VQGAN codebook usage\n{usage_text}")
             gr.Image(usage_chart(usage), label="Codes sorted by running usage", interactive=False, format="png")
+
+        with gr.Tab("Check a file", id="check"):
+            gr.Markdown(
+                "Was this picture or video made by CodeSwap? Upload it: its Content Credentials (C2PA) and the invisible "
+                "watermark in its faces are read. A missing mark proves nothing (see About)."
+            )
+            kin = gr.File(label="Image or video", file_types=["image", "video"])
+            kout = gr.Textbox(label="What the file carries", lines=8)
+            gr.Button("Check").click(check_file, kin, kout, api_name="check")
 
         with gr.Tab("About", id="about"):
             gr.Markdown(ABOUT)

@@ -50,17 +50,26 @@ def cell_weights(tokens: np.ndarray, side: int, work: int = 128) -> np.ndarray:
     return cv2.resize(soft, (side, side), interpolation=cv2.INTER_LINEAR)[..., None]
 
 
+def source_detail(decoded_source: np.ndarray, source_hi: np.ndarray, side: int) -> np.ndarray:
+    """A_P - up(G(Z_A)): what the source has that its codes do not hold, at side P. decoded_source
+    (S, S, 3) uint8, source_hi (P', P', 3) uint8 -> (P, P, 3) float32. The same for every frame of a
+    video at a given P, so callers keep it (SourceFace.detail)."""
+    out = resize(source_hi, side).astype(np.float32)
+    out -= resize(decoded_source.astype(np.float32), side)
+    return out
+
+
 def compose(
     decoded_swap: np.ndarray,
-    decoded_source: np.ndarray,
-    source_hi: np.ndarray,
+    detail_source: np.ndarray,
     target_hi: np.ndarray,
     tokens: np.ndarray,
     detail: float,
     keep_target: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The formula in the module docstring. decoded_*: (S, S, 3) uint8 decodes; source_hi, target_hi:
-    (P, P, 3) uint8 aligned faces; tokens (h, w) bool cells of A's codes -> (P, P, 3) uint8.
+    """The formula in the module docstring. decoded_swap: (S, S, 3) uint8 G(Z_swap); detail_source:
+    (P, P, 3) float32 A_P - up(G_A) (source_detail); target_hi: (P, P, 3) uint8 aligned target;
+    tokens (h, w) bool cells of A's codes -> (P, P, 3) uint8.
     keep_target: optional (P, P) weights where the target's own pixels are kept (its expression)."""
     side = target_hi.shape[0]
     swap_up = resize(decoded_swap.astype(np.float32), side)
@@ -68,9 +77,7 @@ def compose(
     if detail > 0:
         # (1 - detail) * swap_up + detail * [w * (A_P - up(G_A) + swap_up) + (1 - w) * B_P], in place
         w = cell_weights(tokens, side)
-        source_part = source_hi.astype(np.float32)
-        source_part -= resize(decoded_source.astype(np.float32), side)
-        source_part += swap_up
+        source_part = detail_source + swap_up
         target = target_hi.astype(np.float32)
         source_part -= target
         source_part *= w

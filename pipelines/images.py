@@ -111,9 +111,11 @@ def _array_to_rgb(a: np.ndarray, label: str, max_pixels: int) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
-def save_image_atomic(image: np.ndarray, path: str | os.PathLike, text: dict[str, str] | None = None) -> None:
+def save_image_atomic(image: np.ndarray, path: str | os.PathLike, text: dict[str, str] | None = None, sign=None) -> None:
     """Write an RGB uint8 array to `path` atomically (temporary file in the same folder, then
-    rename), so a reader never sees half a file. PNG outputs carry `text` as tEXt chunks."""
+    rename), so a reader never sees half a file. PNG outputs carry `text` as tEXt chunks.
+    sign(temporary path, mime type), when given, rewrites the file before the rename (e.g. adds a
+    C2PA manifest: pipelines/provenance.save_output_image)."""
     from PIL import PngImagePlugin
 
     path = Path(path)
@@ -132,6 +134,8 @@ def save_image_atomic(image: np.ndarray, path: str | os.PathLike, text: dict[str
         if fmt == "JPEG":
             kwargs["quality"] = 95
         Image.fromarray(image).save(tmp, format=fmt, **kwargs)
+        if sign is not None:
+            sign(tmp, Image.MIME[fmt])
         os.replace(tmp, path)
     finally:
         if tmp.exists():

@@ -10,9 +10,10 @@ import sys
 
 from models import WeightsError
 
-from .images import ImageError, save_image_atomic
+from .credentials import Made
+from .images import ImageError
+from .provenance import save_output_image
 from .sampling import FAMILIES, SamplingPipeline, grid
-from .swap import provenance
 from .visualize import zoom
 
 
@@ -33,7 +34,7 @@ def main(argv=None) -> int:
         pipe = SamplingPipeline.from_pretrained(args.weights)
         images = pipe.sample(args.family, args.n, args.seed, args.temperature, args.truncation, args.top_k, args.top_p)
         sheet = zoom(grid(images), args.upscale)
-        save_image_atomic(sheet, args.output, text=provenance())
+        save_output_image(sheet, args.output, Made(f"{args.n} samples from the {args.family} model", (args.family,)))
     except (ValueError, WeightsError, ImageError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -17,6 +17,7 @@ import torch
 
 from models import GAN, VAE, VQGAN, Autoencoder, CodeTransformer, WeightsError
 
+from . import watermark
 from .blend import region_mask, token_mask
 from .faces import align_face, default_detector, detect_faces
 from .images import load_image
@@ -105,7 +106,7 @@ class SamplingPipeline:
             x = vq.decode_sequence(codes)
         else:
             raise ValueError(f"unknown model family {family!r}; choose from {', '.join(FAMILIES)}")
-        return np.stack(to_images(x))
+        return marked(to_images(x))
 
     @torch.no_grad()
     def reconstruct(self, image) -> dict[str, np.ndarray]:
@@ -117,7 +118,7 @@ class SamplingPipeline:
         for family in loaded:
             m = self.models[family]
             x = to_tensor([align_face(rgb, face.landmarks, m.config.image_size)[0]])
-            out[family] = to_images(m.decode_indices(m.encode_to_indices(x)) if family == "vqgan" else m(x))[0]
+            out[family] = marked(to_images(m.decode_indices(m.encode_to_indices(x)) if family == "vqgan" else m(x)))[0]
         return out
 
     @torch.no_grad()
@@ -143,7 +144,7 @@ class SamplingPipeline:
             out = m.decode(m.quantizer(zs)[0]).clamp(-1, 1)
         else:
             out = m.decode(zs)
-        return np.stack(to_images(out))
+        return marked(to_images(out))
 
     @torch.no_grad()
     def complete(self, image, keep: str = "top", n: int = 4, seed: int = 0, temperature: float = 1.0, top_k: int | None = 100) -> dict:
@@ -166,7 +167,13 @@ class SamplingPipeline:
         out = tr.sample(
             n, length=g * g, temperature=temperature, top_k=top_k, given=codes.flatten(1).expand(n, -1), given_mask=mask, generator=gen
         )
-        return {"input": crop, "kept": kept, "variations": np.stack(to_images(vq.decode_sequence(out)))}
+        return {"input": crop, "kept": kept, "variations": marked(to_images(vq.decode_sequence(out)))}
+
+
+def marked(faces: list[np.ndarray]) -> np.ndarray:
+    """Generated aligned faces [(S, S, 3) uint8] -> (N, S, S, 3) uint8, each with the invisible
+    watermark (pipelines/watermark.py): every face a model makes stays recognisable as made."""
+    return np.stack([watermark.embed(face) for face in faces])
 
 
 def grid(images: np.ndarray, columns: int = 8, pad: int = 2) -> np.ndarray:

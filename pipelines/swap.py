@@ -21,8 +21,9 @@ import torch
 
 from models import VQGAN, CodeTransformer, WeightsError
 
-from .blend import color_transfer, expression_mask, feathered, region_mask, token_boundary, token_mask
-from .detail import OVERSAMPLE, compose, detail_side, resize
+from . import watermark
+from .blend import color_transfer, expression_mask, feathered, is_grey, region_mask, to_grey, token_boundary, token_mask
+from .detail import OVERSAMPLE, compose, detail_side, resize, source_detail
 from .faces import Face, align_face, default_detector, detect_faces, native_crop_side, paste_back, transform_points, warp_to_crop
 from .images import DEFAULT_MAX_PIXELS, ImageError, load_image
 from .pose import Pose, choose_view, complete_from_visible_half, estimate_pose
@@ -88,6 +89,16 @@ class SourceFace:
     pose: Pose
     # (mirror, complete) -> this face mirrored and/or with its hidden half rebuilt (pipelines/pose.py)
     views: dict[tuple[bool, bool], SourceFace] = field(default_factory=dict, repr=False)
+    details: dict[int, np.ndarray] = field(default_factory=dict, repr=False)  # side P -> source_detail at P
+
+    def detail(self, side: int) -> np.ndarray:
+        """(P, P, 3) float32 A_P - up(G(Z_A)) (pipelines/detail.py), made once per side: a video's
+        faces change size slowly, and P moves in steps of SIDE_STEP."""
+        if side not in self.details:
+            if len(self.details) >= 8:
+                self.details.clear()
+            self.details[side] = source_detail(self.decoded, self.hires, side)
+        return self.details[side]
 
 
 @dataclass
@@ -151,8 +162,13 @@ def to_images(x: torch.Tensor) -> list[np.ndarray]:
 class FaceSwapPipeline:
     """Build with loaded models; call with (source, target). See the module docstring."""
 
-    def __init__(self, vqgan: VQGAN, transformer: CodeTransformer | None = None, detector=None, max_pixels: int = DEFAULT_MAX_PIXELS):
+    def __init__(
+        self, vqgan: VQGAN, transformer: CodeTransformer | None = None, detector=None, max_pixels: int = DEFAULT_MAX_PIXELS,
+        mark: bool = True,
+    ):  # fmt: skip
+        """mark=False leaves faces without the watermark: only for measuring the mark (benchmarks/watermark.py)."""
         self.vqgan = vqgan.eval()
+        self.mark = mark
         self.transformer = transformer.eval() if transformer is not None else None
         self.detector = detector or default_detector()
         self.max_pixels = max_pixels
@@ -329,12 +345,14 @@ class FaceSwapPipeline:
         tokens: np.ndarray,
         shapes: list,
         oversample: float = OVERSAMPLE,
+        mark_strength: float = 1.0,
     ):
         """Compose each face at the photo's resolution, colour-correct it to its target and paste it
         back into a copy of image.
 
         aligned: [(target crop (S, S, 3), matrix (2, 3))], decoded: [(S, S, 3)] G(Z_swap), sources: the
         source view used for each, tokens (N, h, w) their code masks, shapes their aligned landmarks
+        mark_strength: the watermark's (video frames: watermark.VIDEO_STRENGTH)
         -> (image, blend weights (S, S) of the first face, in crop space)."""
         out, first = image, None
         for (crop, matrix), face_image, source, cells, shape in zip(aligned, decoded, sources, tokens, shapes, strict=True):
@@ -343,7 +361,7 @@ class FaceSwapPipeline:
             target_hi = warp_to_crop(image, matrix_hi, side)
             parts = EXPRESSIONS[opts.expression]
             keep = resize(expression_mask(self.size, shape, parts=parts), side) if parts else None
-            face_hi = compose(face_image, source.decoded, resize(source.hires, side), target_hi, cells, opts.detail, keep)
+            face_hi = compose(face_image, source.detail(side), target_hi, cells, opts.detail, keep)
             region = region_mask(opts.regions, self.size, shape)
             weights = feathered(region, opts.softness) * opts.strength  # (S, S): cheap here, smooth enough to upsample
             first = weights if first is None else first
@@ -351,6 +369,10 @@ class FaceSwapPipeline:
                 colored = color_transfer(face_hi, target_hi, region, resize(face_hi, self.size), crop, region)
             else:
                 colored = face_hi
+            if is_grey(crop):  # a black-and-white photo gets a black-and-white face
+                colored = to_grey(colored)
+            if self.mark:  # every face we make stays marked (pipelines/watermark.py)
+                colored = watermark.embed(colored, mark_strength)
             out = paste_back(out, colored, resize(weights, side), matrix_hi)
         return out, first
 
@@ -402,7 +424,8 @@ def options_from_args(args: argparse.Namespace, default_expression: str = "sourc
 
 
 def main(argv=None) -> int:
-    from .images import save_image_atomic
+    from .credentials import Made
+    from .provenance import save_output_image
 
     p = argparse.ArgumentParser(description="Put the face of SOURCE onto TARGET by exchanging VQGAN codes.")
     p.add_argument("source", help="photo with the face to use (A)")
@@ -416,7 +439,7 @@ def main(argv=None) -> int:
         options.validate()
         pipe = FaceSwapPipeline.from_pretrained(args.weights, max_pixels=int(args.max_megapixels * 1e6))
         result = pipe(args.source, args.target, options, reference=args.reference)
-        save_image_atomic(result.image, args.output, text=provenance())
+        save_output_image(result.image, args.output, Made("face swap", ("vqgan",), len(result.target_faces)))
         for warning in result.warnings:
             print(f"warning: {warning}", file=sys.stderr)
     except (ImageError, NoFaceError, WeightsError, ValueError) as e:
@@ -425,13 +448,6 @@ def main(argv=None) -> int:
     stages = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in result.timings.items())
     print(f"wrote {args.output}: {len(result.target_faces)} face(s) swapped ({stages})")
     return 0
-
-
-def provenance() -> dict[str, str]:
-    """Metadata that labels every output as synthetic."""
-    from . import __version__
-
-    return {"Software": f"CodeSwap {__version__}", "Comment": "Synthetic image: face swapped by CodeSwap (AI-generated content)"}
 
 
 if __name__ == "__main__":

@@ -26,8 +26,11 @@ import torch
 
 from models import WeightsError
 
+from . import watermark
+from .credentials import Made, sign_in_place
 from .faces import align_face
 from .images import ImageError
+from .provenance import labels
 from .swap import (
     FaceSwapPipeline,
     NoFaceError,
@@ -37,7 +40,6 @@ from .swap import (
     input_label,
     options_from_args,
     pick_faces,
-    provenance,
     to_tensor,
 )
 from .tracking import FaceTracker, ShotSmoother
@@ -193,7 +195,7 @@ class VideoSwapPipeline:
                 audio_path=str(video) if has_audio else None,
                 audio_codec="aac" if has_audio else None,
                 output_params=["-crf", "20", "-preset", "veryfast", "-movflags", "+faststart",
-                               "-metadata", f"comment={provenance()['Comment']}", "-metadata", f"encoder={provenance()['Software']}"],
+                               "-metadata", f"comment={labels()['Comment']}", "-metadata", f"encoder={labels()['Software']}"],
             )  # fmt: skip
             writer.send(None)  # start ffmpeg
             reader = imageio_ffmpeg.read_frames(str(video))
@@ -224,6 +226,7 @@ class VideoSwapPipeline:
                         frame, _ = sw.blend(
                             frame, [crops[k][2] for k in mine], [decoded[k] for k in mine], opts,
                             [views[k] for k in mine], tokens[mine], [shapes[k] for k in mine], oversample=1.0,
+                            mark_strength=watermark.VIDEO_STRENGTH,
                         )  # fmt: skip
                         with_faces += 1
                     times["blend"] += time.perf_counter() - t
@@ -269,6 +272,7 @@ class VideoSwapPipeline:
                 raise VideoError(f"{video.name}: the video has no frames")
             writer.close()
             writer = None
+            sign_in_place(tmp, "video/mp4", Made(f"video face swap ({with_faces} of {frames} frames changed)", ("vqgan",)))
             os.replace(tmp, output)
         except RuntimeError as e:
             if isinstance(e, Cancelled):

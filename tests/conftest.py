@@ -23,6 +23,14 @@ WEIGHTS = ROOT / "weights"
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _codeswap_home(tmp_path_factory):
+    """C2PA's development key (made on first use) goes to a temporary CODESWAP_HOME, never ~/.cache."""
+    os.environ["CODESWAP_HOME"] = str(tmp_path_factory.mktemp("codeswap-home"))
+    for name in ("CODESWAP_C2PA_CERT", "CODESWAP_C2PA_KEY"):
+        os.environ.pop(name, None)
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
@@ -52,11 +60,17 @@ def app_files(temp: Path) -> list[Path]:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory, app_temp):
+def app_log(tmp_path_factory) -> Path:
+    """The running app's console output (stdout and stderr)."""
+    return tmp_path_factory.mktemp("log") / "app.log"
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory, app_temp, app_log):
     port = free_port()
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False",
            "GRADIO_TEMP_DIR": str(app_temp)}  # fmt: skip
-    log = tmp_path_factory.mktemp("log") / "app.log"
+    log = app_log
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"

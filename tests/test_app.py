@@ -26,7 +26,7 @@ SWAP_DEFAULTS = (["face"], "all", 1.0, 0.08, True, False)
 
 def test_named_endpoints_are_listed(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert {"/swap_photo", "/swap_video", "/cancel_video", "/sample", "/reconstruct", "/interpolate", "/complete"} <= names
+    assert {"/swap_photo", "/swap_video", "/cancel_video", "/sample", "/reconstruct", "/interpolate", "/complete", "/check"} <= names
 
 
 def test_swap_photo_endpoint(client):
@@ -40,6 +40,11 @@ def test_swap_photo_endpoint(client):
     assert out.size == Image.open(photo("woman_redhair_wide.jpg")).size
     assert "CodeSwap" in out.text["Software"] and "Synthetic" in out.text["Comment"]
     assert len(gallery) == 8 and "1 face(s) swapped" in info
+    # the check tab reads the marks back: signed Content Credentials and the watermark in the face
+    report = client.predict(handle_file(image), api_name="/check")
+    assert "Content Credentials: valid signature" in report and "Watermark: FOUND in 1 of 1 faces" in report
+    report = client.predict(handle_file(photo("woman_redhair_wide.jpg")), api_name="/check")
+    assert "Content Credentials: none" in report and "Watermark: not found" in report
 
 
 def test_swap_photo_errors_are_messages(client):
@@ -53,6 +58,16 @@ def test_swap_photo_errors_are_messages(client):
     with pytest.raises(Exception, match="at least one face region"):
         pair = handle_file(photo("man_portrait_flags_720p.jpg")), handle_file(photo("woman_redhair_wide.jpg"))
         client.predict(*pair, [], "all", 1.0, 0.08, True, False, api_name="/swap_photo")
+
+
+def test_user_errors_are_one_log_line_not_a_traceback(client, app_log):
+    with pytest.raises(Exception, match="no face found in the target"):
+        pair = handle_file(photo("woman_redhair_wide.jpg")), handle_file(photo("no_face_landscape.jpg"))
+        client.predict(*pair, *SWAP_DEFAULTS, api_name="/swap_photo")
+    time.sleep(0.5)  # the log line is written as the error is raised; give the file a moment
+    log = app_log.read_text()
+    assert "swap_photo: no face found in the target" in log
+    assert "Traceback" not in log
 
 
 def test_swap_video_endpoint(client):

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from pipelines.faces import align_face
+from pipelines.provenance import check
 from pipelines.swap import FaceSwapPipeline, SwapOptions
 from pipelines.tracking import FaceTracker, ShotSmoother
 from pipelines.video import Cancelled, VideoError, VideoLimits, VideoSwapPipeline
@@ -65,6 +66,10 @@ def test_short_video_is_swapped_frame_by_frame(pipe, tmp_path):
     a = np.frombuffer(list(imageio_ffmpeg.read_frames(str(SHORT)))[10], np.uint8)
     b = np.frombuffer(list(imageio_ffmpeg.read_frames(str(out)))[10], np.uint8)
     assert np.abs(a.astype(int) - b.astype(int)).mean() > 0.5
+    # marked as synthetic: a signed C2PA manifest and the watermark in the swapped frames
+    report = check(out)
+    assert report.credentials is not None and report.credentials.valid and report.credentials.ai_generated
+    assert report.watermark and report.marked >= 0.9 * report.checked
 
 
 def test_turned_source_is_reported_on_a_video(pipe, tmp_path):
