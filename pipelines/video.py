@@ -30,12 +30,14 @@ from . import watermark
 from .credentials import Made, sign_in_place
 from .faces import align_face
 from .images import ImageError
+from .precision import fast_inference
 from .provenance import labels
 from .swap import (
     FaceSwapPipeline,
     NoFaceError,
     SwapOptions,
     add_swap_arguments,
+    align_at_detail,
     crop_landmarks,
     input_label,
     options_from_args,
@@ -207,17 +209,25 @@ class VideoSwapPipeline:
             def flush():
                 nonlocal with_faces
                 t = time.perf_counter()
-                crops = [(fi, points, align_face(frame, points, sw.size)) for fi, (frame, faces) in enumerate(pending) for points in faces]
+                # each face warped once, at its detail side; the VQGAN's crop is area-averaged from it
+                warped = [
+                    (fi, points, align_at_detail(frame, points, sw.size, 1.0))
+                    for fi, (frame, faces) in enumerate(pending)
+                    for points in faces
+                ]
+                crops = [(fi, points, (crop, matrix)) for fi, points, (crop, matrix, _) in warped]
                 times["align"] += time.perf_counter() - t
                 decoded, views, tokens, shapes = [], [], [], []
                 if crops:
                     t = time.perf_counter()
-                    codes = sw.vqgan.encode_to_indices(to_tensor([c for _, _, (c, _) in crops]))
+                    with fast_inference():  # bf16 where the CPU has bf16 units (pipelines/precision.py)
+                        codes = sw.vqgan.encode_to_indices(to_tensor([c for _, _, (c, _) in crops]))
                     views, pose_warnings = sw.views_for(source, [points for _, points, _ in crops])
                     warnings.update(dict.fromkeys(pose_warnings))
                     shapes = [crop_landmarks(points, m, sw.size) for _, points, (_, m) in crops]
                     swap, tokens = sw.exchange_codes(torch.stack([v.codes for v in views]), codes, opts, shapes=shapes)
-                    decoded = sw.decode(swap)
+                    with fast_inference():
+                        decoded = sw.decode(swap)
                     times["vqgan"] += time.perf_counter() - t
                 for fi, (frame, _) in enumerate(pending):
                     t = time.perf_counter()
@@ -226,7 +236,7 @@ class VideoSwapPipeline:
                         frame, _ = sw.blend(
                             frame, [crops[k][2] for k in mine], [decoded[k] for k in mine], opts,
                             [views[k] for k in mine], tokens[mine], [shapes[k] for k in mine], oversample=1.0,
-                            mark_strength=watermark.VIDEO_STRENGTH,
+                            mark_strength=watermark.VIDEO_STRENGTH, hires=[warped[k][2][2] for k in mine],
                         )  # fmt: skip
                         with_faces += 1
                     times["blend"] += time.perf_counter() - t

@@ -101,10 +101,16 @@ def embed(face: np.ndarray, strength: float = 1.0) -> np.ndarray:
     """Mark an aligned face crop (P, P, 3) uint8 RGB (any P): plus `strength` times the pattern ->
     a new (P, P, 3) uint8. A grey face (no colour anywhere) gets the brightness-only pattern and
     stays grey. Video frames use VIDEO_STRENGTH: a re-encode of a video is harsher than a JPEG."""
-    offset = pattern(face.shape[0], is_grey(face))
-    if strength != 1.0:
-        offset = offset * strength
-    return np.clip(face.astype(np.float32) + offset + 0.5, 0, 255).astype(np.uint8)
+    up, down = _rounded(face.shape[0], is_grey(face), strength)
+    return cv2.subtract(cv2.add(face, up), down)  # saturating uint8 arithmetic: face + round(offset), clipped
+
+
+@functools.lru_cache(maxsize=16)
+def _rounded(side: int, grey: bool, strength: float) -> tuple[np.ndarray, np.ndarray]:
+    """The pattern rounded to whole levels and split into its positive and negative parts, (P, P, 3)
+    uint8 each. A uint8 face plus a float offset, rounded, is the face plus the rounded offset."""
+    offset = np.floor(pattern(side, grey) * strength + 0.5)
+    return np.clip(offset, 0, 255).astype(np.uint8), np.clip(-offset, 0, 255).astype(np.uint8)
 
 
 @dataclass(frozen=True)
