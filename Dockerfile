@@ -29,5 +29,8 @@ COPY --chown=user pipelines ./pipelines
 COPY --chown=user weights ./weights
 COPY --chown=user assets ./assets
 
+# Content Credentials: pass your signing key at run time (never bake it into the image), e.g.
+#   docker run -e CODESWAP_C2PA_CERT="$(cat chain.pem)" -e CODESWAP_C2PA_KEY="$(cat key.pem)" ...
+# Without it, a self-signed development key is made in $HOME/.cache/codeswap on first use.
 EXPOSE 7860
 CMD ["python", "app.py"]

@@ -189,15 +189,15 @@ def false_positive_rows(limit_celeba: int) -> list[dict]:
 
 
 def cost_rows(quick: bool) -> list[dict]:
-    from pipelines import FaceSwapPipeline, SwapOptions, VideoSwapPipeline, __version__, watermark
+    from pipelines import FaceSwapPipeline, SwapOptions, VideoSwapPipeline, watermark
     from pipelines.credentials import Made, sign_in_place
 
     rows = []
     face = np.full((320, 320, 3), 128, np.uint8)
-    watermark.embed(face, __version__)
+    watermark.embed(face)
     t = time.perf_counter()
     for _ in range(50):
-        watermark.embed(face, __version__)
+        watermark.embed(face)
     rows.append({"what": "mark one 320x320 face (in the blend)", "ms": (time.perf_counter() - t) / 50 * 1000})
 
     marked = FaceSwapPipeline.from_pretrained()

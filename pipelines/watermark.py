@@ -55,8 +55,8 @@ SHIFTS = 3  # detection tries alignments off by up to this many pixels (at DETEC
 DECOYS = 64  # random keys whose scores give each face's own null distribution
 HIGH_PASS_SIGMA = 2.0  # pixels at DETECT_SIZE: removes the face's own shading, keeps the pattern
 CLIP = 2.0  # residuals beyond this many robust standard deviations are clipped at detection
-VIDEO_STRENGTH = 1.5  # video frames: a stronger pattern, as a re-encode by H.264 keeps less of it than JPEG does
-THRESHOLD = 4.0  # z-score above the decoys' scores that counts as found (calibrated: benchmarks/watermark.py)
+VIDEO_STRENGTH = 2.0  # video frames: a stronger pattern, as a re-encode by H.264 keeps less of it than JPEG does
+THRESHOLD = 5.0  # z-score above the decoys' scores that counts as found (calibrated: benchmarks/watermark.py)
 # YCrCb offsets -> RGB offsets (the inverse of OpenCV's RGB -> YCrCb without its 128 offset), rows R, G, B
 YCRCB_TO_RGB = np.array([[1.0, 1.402, 0.0], [1.0, -0.714, -0.344], [1.0, 0.0, 1.772]], np.float32)
 

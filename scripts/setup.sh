@@ -9,11 +9,14 @@ want=requirements.txt
 if [ ! -x .venv/bin/python ]; then
   python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv
 fi
-stamp=".venv/.installed-$(cat requirements*.txt | sha1sum | cut -c1-12)-$(basename "$want" .txt)"
+stamp=".venv/.installed-$(cat requirements*.txt pyproject.toml | sha1sum | cut -c1-12)-$(basename "$want" .txt)"
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -r "$want"
+  # the project itself, editable: the `codeswap` command (its dependencies are the ones just installed)
+  .venv/bin/python -m pip install --quiet --no-deps -e .
   touch "$stamp"
+  echo "CodeSwap is set up in .venv: 'source .venv/bin/activate' puts the codeswap command on your PATH" >&2
 fi
 
 # The browser tests drive Debian's chromium (never a downloaded browser build).

@@ -100,6 +100,7 @@ def test_harmonization_resamples_only_the_seam(pipe, pair):
 
     band = token_boundary(plain.token_mask)
     assert np.array_equal(tuned.swap_codes[0][~band], plain.swap_codes[0][~band])
+    assert not np.array_equal(tuned.swap_codes[0][band], plain.swap_codes[0][band])  # and it did resample the seam
 
 
 def test_no_face_names_the_input(pipe, pair):

@@ -1,0 +1,62 @@
+"""Region masks, feathering and colour transfer (pipelines/blend.py) on synthetic inputs with known answers."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from pipelines.blend import color_transfer, feathered, is_grey, lab_statistics, region_mask, to_grey, token_mask
+from pipelines.faces import CANONICAL_TEMPLATE
+
+
+def test_regions_sit_on_the_landmarks_they_are_given():
+    mouth = region_mask(["mouth"], 128)
+    ys, xs = np.nonzero(mouth)
+    centre = (CANONICAL_TEMPLATE[3] + CANONICAL_TEMPLATE[4]) / 2 * 128
+    assert abs(xs.mean() - centre[0]) < 2 and abs(ys.mean() - centre[1]) < 2
+    moved = CANONICAL_TEMPLATE + [0.0, 0.05]  # the same face 5% lower in the crop
+    ys2, _ = np.nonzero(region_mask(["mouth"], 128, moved))
+    assert abs((ys2.mean() - ys.mean()) - 0.05 * 128) < 1.5
+    assert set(np.unique(mouth)) == {0.0, 1.0}
+    with pytest.raises(ValueError, match="unknown region"):
+        region_mask(["ears"], 128)
+
+
+def test_feathering_never_leaves_the_region_and_keeps_its_core():
+    mask = region_mask(["face"], 128)
+    soft = feathered(mask, 0.08)
+    assert soft.min() >= 0 and soft.max() <= 1
+    assert np.all(soft[mask == 0] == 0)  # exactly zero outside: pixels there are the target's own
+    assert soft[64, 64] > 0.99  # the centre of the face is fully swapped
+    assert np.array_equal(feathered(mask, 0.0), mask)  # softness 0: the hard mask
+
+
+def test_token_mask_counts_cell_coverage():
+    mask = np.zeros((128, 128), np.float32)
+    mask[:, :64] = 1  # the left half
+    tokens = token_mask(mask, 16)
+    assert tokens[:, :8].all() and not tokens[:, 8:].any()
+
+
+def test_colour_transfer_matches_the_reference_statistics_inside_the_mask():
+    rng = np.random.default_rng(0)
+    image = np.clip(rng.normal((150, 110, 90), 20, (96, 96, 3)), 0, 255).astype(np.uint8)
+    reference = np.clip(rng.normal((90, 120, 160), 12, (96, 96, 3)), 0, 255).astype(np.uint8)
+    mask = np.zeros((96, 96), np.float32)
+    mask[16:80, 16:80] = 1
+    out = color_transfer(image, reference, mask)
+    (m_out, s_out), (m_ref, s_ref) = lab_statistics(out, mask), lab_statistics(reference, mask)
+    assert np.abs(m_out - m_ref).max() < 2.0 and np.abs(s_out - s_ref).max() < 2.0
+    same = color_transfer(image, image, mask).astype(int)
+    assert np.abs(same - image).max() <= 3  # its own statistics: only the LAB round trip's rounding
+    empty = np.zeros((96, 96), np.float32)
+    assert np.array_equal(color_transfer(image, reference, empty), image)  # nothing to match: unchanged
+
+
+def test_grey_detection_and_conversion():
+    rng = np.random.default_rng(1)
+    colour = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    grey = to_grey(colour)
+    assert is_grey(grey) and not is_grey(colour)
+    assert np.array_equal(grey[..., 0], cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY))
