@@ -50,6 +50,7 @@ AMPLITUDE = (1.0, 1.5, 1.5)
 GREY_AMPLITUDE = (4.0, 0.0, 0.0)  # a grey picture stays grey: brightness only
 SEED = 0xC0D35  # fixes the keys, the payload patterns and the decoys
 DETECT_SIZE = 128  # faces are aligned at this side for detection
+REFERENCE_SIDE = 256  # the pattern is made once at this side and resized to each face's
 SCALES = (0.94, 0.97, 1.0, 1.03, 1.06)  # and at these scales of the detected alignment
 SHIFTS = 3  # detection tries alignments off by up to this many pixels (at DETECT_SIZE) each way
 DECOYS = 64  # random keys whose scores give each face's own null distribution
@@ -83,9 +84,10 @@ def _upsample(grid: np.ndarray, side: int) -> np.ndarray:
     return cv2.resize(grid, (side, side), interpolation=cv2.INTER_CUBIC)
 
 
-@functools.lru_cache(maxsize=16)
-def pattern(side: int, grey: bool = False) -> np.ndarray:
-    """(side, side, 3) float32 RGB offsets for an aligned face crop of this side, in levels."""
+@functools.lru_cache(maxsize=2)
+def _reference_pattern(grey: bool) -> np.ndarray:
+    """(REFERENCE_SIDE, REFERENCE_SIDE, 3) float32 RGB offsets in levels: the pattern, made once."""
+    side = REFERENCE_SIDE
     key = FORMAT - 1
     env = envelope(side)
     inside = env > 0.5
@@ -95,6 +97,17 @@ def pattern(side: int, grey: bool = False) -> np.ndarray:
         band = _high_pass(_upsample(grids[key], side), HIGH_PASS_SIGMA * side / DETECT_SIZE)
         channels.append(amplitude * band / max(float(band[inside].std()), 1e-6) * env)  # std `amplitude` inside
     return (np.stack(channels, -1) @ YCRCB_TO_RGB.T).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=16)
+def pattern(side: int, grey: bool = False) -> np.ndarray:
+    """(side, side, 3) float32 RGB offsets for an aligned face crop of this side, in levels: the
+    reference pattern resized (a few ms for a new side, where building it there would take 150)."""
+    reference = _reference_pattern(grey)
+    if side == REFERENCE_SIDE:
+        return reference
+    interpolation = cv2.INTER_CUBIC if side > REFERENCE_SIDE else cv2.INTER_AREA
+    return cv2.resize(reference, (side, side), interpolation=interpolation)
 
 
 def embed(face: np.ndarray, strength: float = 1.0) -> np.ndarray:
