@@ -58,9 +58,9 @@ def friendly_errors(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except gr.Error as e:  # need(): a missing input
+        except gr.Error as e:  # need() and option checks: the person left something out
             log.info("%s: %s", fn.__name__, e.message)
-            raise
+            raise gr.Error(e.message, print_exception=False) from None
         except USER_ERRORS as e:  # the person can act on it: one log line, no traceback
             log.info("%s: %s", fn.__name__, e)
             raise gr.Error(str(e), print_exception=False) from None
@@ -131,7 +131,7 @@ EXPRESSION_CHOICES = [
 
 def swap_options(regions, target_face, strength, softness, color, harmonize=False, detail=1.0, expression="source") -> SwapOptions:
     if not regions:
-        raise gr.Error("Choose at least one face region to swap.")
+        raise gr.Error("Choose at least one face region to swap.", print_exception=False)
     return SwapOptions(
         regions=tuple(regions), target_face=str(target_face), strength=float(strength), softness=float(softness),
         color_correction=bool(color), harmonize=bool(harmonize), detail=float(detail),

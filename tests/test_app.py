@@ -61,12 +61,15 @@ def test_swap_photo_errors_are_messages(client):
 
 
 def test_user_errors_are_one_log_line_not_a_traceback(client, app_log):
+    before = len(app_log.read_text())
+    pair = handle_file(photo("woman_redhair_wide.jpg")), handle_file(photo("no_face_landscape.jpg"))
     with pytest.raises(Exception, match="no face found in the target"):
-        pair = handle_file(photo("woman_redhair_wide.jpg")), handle_file(photo("no_face_landscape.jpg"))
         client.predict(*pair, *SWAP_DEFAULTS, api_name="/swap_photo")
-    time.sleep(0.5)  # the log line is written as the error is raised; give the file a moment
-    log = app_log.read_text()
-    assert "swap_photo: no face found in the target" in log
+    with pytest.raises(Exception, match="at least one face region"):
+        client.predict(pair[0], handle_file(photo("man_sports_jersey.jpg")), [], "all", 1.0, 0.08, True, False, api_name="/swap_photo")
+    time.sleep(0.5)  # the log lines are written as the errors are raised; give the file a moment
+    log = app_log.read_text()[before:]
+    assert "swap_photo: no face found in the target" in log and "at least one face region" in log
     assert "Traceback" not in log
 
 
