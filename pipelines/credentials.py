@@ -191,10 +191,8 @@ def read(path: str | os.PathLike) -> Credentials | None:
         with c2pa.Reader(str(path)) as reader:
             store = json.loads(reader.json())
             state = reader.get_validation_state()
-    except c2pa.C2paError as e:
-        if "ManifestNotFound" in type(e).__name__ or "not found" in str(e).lower() or "NotSupported" in type(e).__name__:
-            return None
-        raise
+    except (c2pa.C2paError.ManifestNotFound, c2pa.C2paError.NotSupported):  # no manifest, or a type C2PA cannot carry
+        return None
     active = store.get("manifests", {}).get(store.get("active_manifest", ""), {})
     if not active:
         return None

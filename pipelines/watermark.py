@@ -48,7 +48,7 @@ FORMAT = 1  # this code writes key FORMAT - 1
 # brightness), so the pattern stands out there, and the eye is least sensitive to it.
 AMPLITUDE = (1.0, 1.5, 1.5)
 GREY_AMPLITUDE = (4.0, 0.0, 0.0)  # a grey picture stays grey: brightness only
-SEED = 0xC0D35  # fixes the keys, the payload patterns and the decoys
+SEED = 0xC0D35  # fixes the keys and the decoys
 DETECT_SIZE = 128  # faces are aligned at this side for detection
 REFERENCE_SIDE = 256  # the pattern is made once at this side and resized to each face's
 SCALES = (0.94, 0.97, 1.0, 1.03, 1.06)  # and at these scales of the detected alignment
