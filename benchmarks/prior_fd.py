@@ -23,10 +23,10 @@ from .common import machine, table
 
 @torch.no_grad()
 def samples(vqgan, prior, n: int, seed: int, top_k: int | None, batch: int = 64) -> np.ndarray:
-    from training.data import to_uint8_images
+    from models.tensors import to_images
 
     gen = torch.Generator().manual_seed(seed)
-    out = [to_uint8_images(vqgan.decode_sequence(prior.sample(min(batch, n - i), generator=gen, top_k=top_k))) for i in range(0, n, batch)]
+    out = [to_images(vqgan.decode_sequence(prior.sample(min(batch, n - i), generator=gen, top_k=top_k))) for i in range(0, n, batch)]
     return np.concatenate(out)
 
 

@@ -36,7 +36,7 @@ from pipelines import FaceSwapPipeline, SwapOptions
 from pipelines.faces import detect_faces
 from pipelines.images import load_image
 from pipelines.video import VideoLimits, VideoSwapPipeline
-from training.identity import _dlib_models, _model_dir, describe_faces_in_image
+from training.identity import dlib_models, dlib_model_dir, describe_faces_in_image
 
 from .common import PHOTOS, VIDEOS, machine, table
 
@@ -100,7 +100,7 @@ def photo_rows(pipe: FaceSwapPipeline) -> list[dict]:
 def _shape68():
     import dlib
 
-    return dlib.shape_predictor(str(_model_dir() / "shape_predictor_68_face_landmarks.dat")), dlib
+    return dlib.shape_predictor(str(dlib_model_dir() / "shape_predictor_68_face_landmarks.dat")), dlib
 
 
 def openings(image: np.ndarray, face) -> tuple[float, float]:
@@ -165,7 +165,7 @@ def video_rows(video: VideoSwapPipeline, clips: list[str] = CLIPS, variants: dic
     rows = []
     source = load_image(PHOTOS / VIDEO_SOURCE)
     source_desc = describe_faces_in_image(source, max(detect_faces(source), key=lambda f: f.size).landmarks)
-    _dlib_models()
+    dlib_models()
     for clip in clips:
         inputs = measure_frames(VIDEOS / clip)
         for name, opts in variants.items():

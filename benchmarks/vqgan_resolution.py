@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from models import VQGAN
-from training.data import load_faces, to_model_range, to_uint8_images
+from models.tensors import to_images, to_model_range
+from training.data import load_faces
 from training.evaluate import psnr, ssim
 
 from .common import machine, table
@@ -35,7 +36,7 @@ def reconstruct_at(model: VQGAN, faces: np.ndarray, batch: int = 100) -> np.ndar
     shrink = cv2.INTER_AREA if side < size else cv2.INTER_CUBIC
     x = np.stack([cv2.resize(f, (side, side), interpolation=shrink) for f in faces]) if side != size else faces
     out = np.concatenate(
-        [to_uint8_images(model.decode_indices(model.encode_to_indices(to_model_range(torch.from_numpy(x[i : i + batch])))))
+        [to_images(model.decode_indices(model.encode_to_indices(to_model_range(torch.from_numpy(x[i : i + batch])))))
          for i in range(0, len(x), batch)]
     )  # fmt: skip
     return np.stack([cv2.resize(r, (size, size), interpolation=cv2.INTER_CUBIC) for r in out]) if side != size else out

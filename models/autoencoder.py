@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks import Downsampler, Upsampler
+from .family import FaceModel
 from .hub import HubModel
 
 
@@ -82,8 +83,16 @@ def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor, kind: str) -> tor
     return per_pixel.flatten(1).sum(1).mean()
 
 
-class Autoencoder(nn.Module, HubModel):
+class Autoencoder(nn.Module, HubModel, FaceModel):
     config_class = AutoencoderConfig
+    family = "ae"
+    description = (  # the model card's summary (training/card.py)
+        "Regularized autoencoder: conv encoder to a 128-d bottleneck, conv decoder with a sigmoid output;"
+        " loss = binary cross-entropy + lambda * sum of squared weights (biases excluded). Samples come "
+        "from a full-covariance Gaussian fitted to training latents (ex-post density estimation)."
+    )
+    reconstructs = True
+    sample_options = ("temperature",)
 
     def __init__(self, config: AutoencoderConfig):
         super().__init__()
@@ -103,6 +112,10 @@ class Autoencoder(nn.Module, HubModel):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
+
+    reconstruct = forward
+    latent = encode
+    decode_latent = decode
 
     @torch.no_grad()
     def fit_prior(self, z: torch.Tensor) -> None:
@@ -130,3 +143,12 @@ class Autoencoder(nn.Module, HubModel):
         rec = reconstruction_loss(logits, x, self.config.reconstruction)
         reg = self.config.penalty_weight * self.penalty()
         return rec + reg, {"loss": (rec + reg).item(), "reconstruction": rec.item(), "penalty": reg.item()}
+
+    def training_loss(self, batch, step=0, critic=None, generator=None):
+        return *self.loss(batch), None
+
+    @torch.no_grad()
+    def finish_training(self, faces: torch.Tensor, batch: int = 256) -> None:
+        """Fit the sampling Gaussian to the latents of the training faces (N, 3, S, S)."""
+        self.eval()
+        self.fit_prior(torch.cat([self.encode(faces[i : i + batch]) for i in range(0, len(faces), batch)]))

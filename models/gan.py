@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .family import FaceModel
 from .hub import HubModel
 
 
@@ -81,8 +82,15 @@ class Discriminator(nn.Module):
         return self.net(x).flatten()
 
 
-class GAN(nn.Module, HubModel):
+class GAN(nn.Module, HubModel, FaceModel):
     config_class = GANConfig
+    family = "gan"
+    description = (  # the model card's summary (training/card.py)
+        "DCGAN: transposed-conv generator from a 128-d N(0, I) latent; spectrally normalized conv "
+        "discriminator; L_D = -E[log D(x)] - E[log(1 - D(G(z)))], non-saturating L_G = -E[log D(G(z))]."
+    )
+    sample_options = ("truncation",)
+    adam_betas = (0.5, 0.9)
 
     def __init__(self, config: GANConfig):
         super().__init__()
@@ -109,3 +117,18 @@ class GAN(nn.Module, HubModel):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.generator(z)
+
+    def training_loss(self, batch, step=0, critic=None, generator=None):
+        """The non-saturating generator loss on a fresh batch of fakes; the fakes go to the critic next."""
+        fake = self.generator(self.latents(batch.shape[0], generator=generator))
+        loss = generator_loss(self.discriminator(fake))
+        return loss, {"loss_g": loss.item()}, fake
+
+    def make_critic(self) -> nn.Module:
+        return self.discriminator
+
+    def critic_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+        return discriminator_loss(real_logits, fake_logits)
+
+    def trainable_parameters(self):
+        return self.generator.parameters()

@@ -184,6 +184,21 @@ class VectorQuantizer(nn.Module):
     @staticmethod
     def perplexity(indices: torch.Tensor, codebook_size: int) -> float:
         """exp(entropy) of the code histogram: the effective number of codes in use."""
-        p = torch.bincount(indices.flatten(), minlength=codebook_size).float()
-        p = p / p.sum()
-        return float(torch.exp(-(p[p > 0] * p[p > 0].log()).sum()))
+        p = torch.bincount(indices.flatten(), minlength=codebook_size).double()
+        p = p[p > 0] / p.sum()
+        return float(torch.exp(-(p * p.log()).sum()))
+
+    def health(self, indices: torch.Tensor) -> dict[str, float]:
+        """Share of each stage's K codes used, and their perplexity, on packed codes (N, h, w).
+        codebook_usage / perplexity are the worst stage's; with D > 1 also per stage as *_stage_d."""
+        k, out = self.codebook_size, {}
+        for d, stage in enumerate(self.unpack(indices).unbind(-1)):
+            out[f"codebook_usage_stage_{d + 1}"] = float(torch.unique(stage).numel() / k)
+            out[f"perplexity_stage_{d + 1}"] = self.perplexity(stage, k)
+        out["codebook_usage"] = min(out[f"codebook_usage_stage_{d + 1}"] for d in range(self.depth))
+        out["perplexity"] = min(out[f"perplexity_stage_{d + 1}"] for d in range(self.depth))
+        return out if self.depth > 1 else {key: out[key] for key in ("codebook_usage", "perplexity")}
+
+    def codes_in_regular_use(self) -> int:
+        """Stage-1 codes whose running training usage is above a tenth of a uniform share."""
+        return int((self.usage > 0.1 / self.codebook_size).sum())

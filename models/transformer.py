@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .family import FaceModel
 from .hub import HubModel
 from .quantizer import pack_codes, unpack_codes
 
@@ -190,8 +191,21 @@ def draw_tokens(
     return picked if ids is None else ids.gather(1, picked[:, None]).squeeze(1)
 
 
-class CodeTransformer(nn.Module, HubModel):
+class CodeTransformer(nn.Module, HubModel, FaceModel):
     config_class = TransformerConfig
+    family = "transformer"
+    description = (  # the model card's summary (training/card.py)
+        "GPT over the VQGAN's 16x16 code grid in raster order (a start token, learned positions, causal "
+        "self-attention whose query heads share `n_kv_head` key/value heads: with 1, multi-query "
+        "attention, the KV cache sampling reads is n_head times smaller), trained with the mean negative "
+        "log-likelihood of the codes; sampling with a KV cache, temperature, top-k and top-p. With depth "
+        "D > 1 (a residual-quantized VQGAN) each step predicts a cell's D codes: the first with the head,"
+        " the others with small depth heads (RQ-Transformer)."
+    )
+    trains_on = "codes"
+    samples_codes = True
+    decoder_family = "vqgan"
+    sample_options = ("temperature", "top_k", "top_p")
 
     def __init__(self, config: TransformerConfig):
         super().__init__()
@@ -304,6 +318,9 @@ class CodeTransformer(nn.Module, HubModel):
         if cfg.depth > 1:
             logs.update({f"bits_stage_{d + 1}": v.item() / math.log(2) for d, v in enumerate(nlls)})
         return nll, logs
+
+    def training_loss(self, batch, step=0, critic=None, generator=None):
+        return *self.loss(batch), None
 
     @torch.no_grad()
     def sample(

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from .autoencoder import ConvBottleneck, reconstruction_loss
+from .family import FaceModel
 from .hub import HubModel
 
 
@@ -37,8 +38,15 @@ def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tenso
     return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum(1)
 
 
-class VAE(nn.Module, HubModel):
+class VAE(nn.Module, HubModel, FaceModel):
     config_class = VAEConfig
+    family = "vae"
+    description = (  # the model card's summary (training/card.py)
+        "Variational autoencoder: conv encoder to mu and log sigma^2 (128-d), reparameterization, conv "
+        "decoder; loss = binary cross-entropy + KL(q(z|x) || N(0, I)) in closed form (the negative ELBO)."
+    )
+    reconstructs = True
+    sample_options = ("temperature",)
 
     def __init__(self, config: VAEConfig):
         super().__init__()
@@ -62,6 +70,13 @@ class VAE(nn.Module, HubModel):
         """Reconstruction through the posterior mean (deterministic)."""
         return self.decode(self.encode(x)[0])
 
+    reconstruct = forward
+    decode_latent = decode
+
+    def latent(self, x: torch.Tensor) -> torch.Tensor:
+        """The posterior mean (B, J)."""
+        return self.encode(x)[0]
+
     @torch.no_grad()
     def sample(self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
         """z ~ N(0, temperature^2 I) -> n images (n, 3, S, S) in [-1, 1]."""
@@ -76,3 +91,6 @@ class VAE(nn.Module, HubModel):
         kl = kl_to_standard_normal(mu, logvar).mean()
         total = rec + self.config.beta * kl
         return total, {"loss": total.item(), "reconstruction": rec.item(), "kl": kl.item()}
+
+    def training_loss(self, batch, step=0, critic=None, generator=None):
+        return *self.loss(batch, generator), None

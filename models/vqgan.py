@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks import Downsampler, Upsampler, norm
+from .family import FaceModel
 from .hub import HubModel
 from .quantizer import VectorQuantizer
 
@@ -47,8 +48,21 @@ class VQGANConfig:
         return self.image_size // 2 ** len(self.channels)
 
 
-class VQGAN(nn.Module, HubModel):
+class VQGAN(nn.Module, HubModel, FaceModel):
     config_class = VQGANConfig
+    family = "vqgan"
+    description = (  # the model card's summary (training/card.py)
+        "VQGAN: stride-2 conv encoder to a 16x16 grid, residual blocks at 16x16 (and at 32x32 when "
+        "upper_res_blocks > 0), l2-normalized codebook (factorized 32-d codes) with straight-through "
+        "gradients, codebook + 0.25 * commitment terms, dead-code restarts; with quantizer_depth D > 1, "
+        "residual quantization (RQ-VAE): D - 1 further codebooks quantize what the stages before left, so"
+        " each cell carries D codes; nearest-neighbour-upsampling decoder; L1 + L2 reconstruction; patch-"
+        "GAN hinge term with the adaptive weight after a warm-up (when disc_start < steps)."
+    )
+    reconstructs = True
+    prior_family = "transformer"
+    hub_pipeline_tag = "image-to-image"
+    adam_betas = (0.5, 0.9)
 
     def __init__(self, config: VQGANConfig):
         super().__init__()
@@ -71,6 +85,29 @@ class VQGAN(nn.Module, HubModel):
         """x -> (reconstruction (B, 3, S, S), indices (B, h, w), quantizer loss)."""
         quantized, indices, vq_loss = self.quantizer(self.encode(x))
         return self.decode(quantized), indices, vq_loss
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Through the codes: what a swap decodes."""
+        return self.decode_indices(self.encode_to_indices(x))
+
+    latent = encode  # pre-quantization latents; decode_latent quantizes them again
+
+    @torch.no_grad()
+    def decode_latent(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.quantizer(z)[0]).clamp(-1, 1)
+
+    def training_loss(self, batch, step=0, critic=None, generator=None):
+        return vqgan_generator_loss(self, critic, batch, step)
+
+    def make_critic(self) -> nn.Module:
+        return PatchDiscriminator(self.config.disc_channels)
+
+    def critic_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+        return hinge_discriminator_loss(real_logits, fake_logits)
+
+    def critic_active(self, step: int) -> bool:
+        return step >= self.config.disc_start
 
     @torch.no_grad()
     def encode_to_indices(self, x: torch.Tensor) -> torch.Tensor:

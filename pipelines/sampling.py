@@ -15,15 +15,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from models import GAN, VAE, VQGAN, Autoencoder, CodeTransformer, WeightsError
+from models import GAN, REGISTRY, VAE, VQGAN, Autoencoder, CodeTransformer, WeightsError, sample_images
+from models.tensors import to_images, to_model_range
 
 from . import watermark
 from .blend import region_mask, token_mask
 from .faces import align_face, default_detector, detect_faces
 from .images import load_image
-from .swap import NoFaceError, to_images, to_tensor
+from .swap import NoFaceError
 
-FAMILIES = ("ae", "vae", "gan", "vqgan")
+FAMILIES = tuple(f for f, cls in REGISTRY.items() if cls.decoder_family is None)  # what makes images: ae, vae, gan, vqgan
 MAX_SAMPLES = 64
 
 
@@ -52,7 +53,7 @@ class SamplingPipeline:
         from .weights import check_prior, load_model
 
         loaded = {}
-        for family in ("ae", "vae", "gan", "vqgan", "transformer"):
+        for family in REGISTRY:
             try:
                 loaded[family] = load_model(family, root)
             except WeightsError:
@@ -70,8 +71,9 @@ class SamplingPipeline:
         return m
 
     def size_of(self, family: str) -> int:
-        """Side of the faces a family makes and reads (the VQGAN's for "vqgan" / "transformer")."""
-        return self.model("vqgan" if family == "transformer" else family).config.image_size
+        """Side of the faces a family makes and reads (a model of codes: its decoder's)."""
+        m = self.model(family)
+        return self.model(m.decoder_family).config.image_size if m.decoder_family else m.config.image_size
 
     def find_face(self, image, label: str = "image"):
         """Photo -> (the photo as RGB, its most confident face)."""
@@ -94,31 +96,25 @@ class SamplingPipeline:
             raise ValueError(f"n must be between 1 and {MAX_SAMPLES}, got {n}")
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
-        gen = torch.Generator().manual_seed(seed)
-        if family in ("ae", "vae"):
-            x = self.model(family).sample(n, temperature=temperature, generator=gen)
-        elif family == "gan":
-            x = self.model("gan").sample(n, truncation=truncation, generator=gen)
-        elif family == "vqgan":
-            vq, tr = self.model("vqgan"), self.model("transformer")
-            g = vq.config.grid_size
-            codes = tr.sample(n, length=g * g, temperature=temperature, top_k=top_k, top_p=top_p, generator=gen)
-            x = vq.decode_sequence(codes)
-        else:
+        if family not in FAMILIES:
             raise ValueError(f"unknown model family {family!r}; choose from {', '.join(FAMILIES)}")
-        return marked(to_images(x))
+        m = self.model(family)
+        sampler = self.model(m.prior_family) if m.prior_family else m  # the VQGAN samples through its prior
+        gen = torch.Generator().manual_seed(seed)
+        options = {"temperature": temperature, "truncation": truncation, "top_k": top_k, "top_p": top_p}
+        return marked(to_images(sample_images(sampler, n, gen, decoder=m, **options)))
 
     @torch.no_grad()
     def reconstruct(self, image) -> dict[str, np.ndarray]:
         """One photo's face through every autoencoding family -> {"input", "ae", "vae", "vqgan"} crops;
         each family's at its own resolution, "input" at the largest."""
         rgb, face = self.find_face(image, "photo")
-        loaded = [f for f in ("ae", "vae", "vqgan") if self.models[f] is not None]
+        loaded = [f for f, m in self.models.items() if m is not None and m.reconstructs]
         out = {"input": align_face(rgb, face.landmarks, max(self.size_of(f) for f in loaded))[0]} if loaded else {}
         for family in loaded:
             m = self.models[family]
-            x = to_tensor([align_face(rgb, face.landmarks, m.config.image_size)[0]])
-            out[family] = marked(to_images(m.decode_indices(m.encode_to_indices(x)) if family == "vqgan" else m(x)))[0]
+            x = to_model_range([align_face(rgb, face.landmarks, m.config.image_size)[0]])
+            out[family] = marked(to_images(m.reconstruct(x)))[0]
         return out
 
     @torch.no_grad()
@@ -131,20 +127,17 @@ class SamplingPipeline:
             raise ValueError(f"mode must be 'lerp' or 'slerp', got {mode!r}")
         if not 2 <= steps <= 32:
             raise ValueError(f"steps must be between 2 and 32, got {steps}")
-        if family not in ("ae", "vae", "vqgan"):
-            raise ValueError(f"interpolation needs an encoder: ae, vae or vqgan, not {family!r}")
         m = self.model(family)
+        if not m.reconstructs:
+            encoders = ", ".join(f for f, c in REGISTRY.items() if c.reconstructs)
+            raise ValueError(f"interpolation needs an encoder: {encoders}, not {family!r}")
         size = m.config.image_size
-        x = to_tensor([self.align(image_a, "first photo", size), self.align(image_b, "second photo", size)])
-        z = m.encode(x)[0] if family == "vae" else m.encode(x)  # the VAE's posterior mean
+        x = to_model_range([self.align(image_a, "first photo", size), self.align(image_b, "second photo", size)])
+        z = m.latent(x)
         ts = np.linspace(0.0, 1.0, steps)
         mix = (lambda t: (1 - t) * z[0] + t * z[1]) if mode == "lerp" else (lambda t: slerp(z[0], z[1], t))
         zs = torch.stack([mix(float(t)) for t in ts])
-        if family == "vqgan":
-            out = m.decode(m.quantizer(zs)[0]).clamp(-1, 1)
-        else:
-            out = m.decode(zs)
-        return marked(to_images(out))
+        return marked(to_images(m.decode_latent(zs)))
 
     @torch.no_grad()
     def complete(self, image, keep: str = "top", n: int = 4, seed: int = 0, temperature: float = 1.0, top_k: int | None = 100) -> dict:
@@ -155,7 +148,7 @@ class SamplingPipeline:
         (h, w) bool, "variations" (n, S, S, 3) uint8}."""
         vq, tr = self.model("vqgan"), self.model("transformer")
         crop = self.align(image, "photo", vq.config.image_size)
-        codes = vq.encode_to_indices(to_tensor([crop]))  # (1, h, w)
+        codes = vq.encode_to_indices(to_model_range([crop]))  # (1, h, w)
         g = vq.config.grid_size
         if keep == "top":
             kept = np.zeros((g, g), bool)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 import torch
 
 from models import VQGAN, CodeTransformer, WeightsError
+from models.tensors import to_images, to_model_range
 
 from . import watermark
 from .blend import color_transfer, expression_mask, feathered, is_grey, region_mask, to_grey, token_boundary, token_mask
@@ -37,6 +37,7 @@ from .faces import (
 )
 from .images import DEFAULT_MAX_PIXELS, ImageError, load_image
 from .pose import Pose, choose_view, complete_from_visible_half, estimate_pose
+from .timing import Timings
 
 # SwapOptions.expression -> the parts of the face where the target's own pixels are kept
 EXPRESSIONS = {"source": (), "target": ("eyes", "mouth"), "mouth": ("mouth",)}
@@ -168,17 +169,6 @@ def pick_faces(faces: list[Face], which: str) -> list[Face]:
     return [faces[i]]
 
 
-def to_tensor(crops: list[np.ndarray]) -> torch.Tensor:
-    """[(S, S, 3) uint8] -> (N, 3, S, S) float in [-1, 1]."""
-    return torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-
-
-def to_images(x: torch.Tensor) -> list[np.ndarray]:
-    """(N, 3, S, S) in [-1, 1] (any float dtype) -> [(S, S, 3) uint8]."""
-    arr = ((x.float().clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    return list(arr)
-
-
 class FaceSwapPipeline:
     """Build with loaded models; call with (source, target). See the module docstring."""
 
@@ -209,11 +199,43 @@ class FaceSwapPipeline:
             transformer = None  # harmonization is then unavailable; the swap itself works
         return cls(vqgan, transformer, **kwargs)
 
-    def _faces(self, image: np.ndarray, label: str, min_face: float) -> list[Face]:
+    # -- the per-face steps, shared by the photo and the video pipelines ---------------------------
+    def find_faces(self, image: np.ndarray, label: str, min_face: float) -> list[Face]:
+        """Every face of at least min_face px, most confident first; NoFaceError naming the input if none."""
         faces = detect_faces(image, self.detector, min_size=min_face)
         if not faces:
             raise NoFaceError(f"no face found in the {label} image (faces smaller than {min_face:.0f} px are ignored)")
         return faces
+
+    def load(self, image, role: str) -> np.ndarray:
+        """A photo argument (path, bytes, PIL, array) -> (H, W, 3) uint8 RGB; errors name the role."""
+        return load_image(image, name=input_label(role, image), max_pixels=self.max_pixels)
+
+    def choose_source(self, image: np.ndarray, opts: SwapOptions) -> SourceFace:
+        """The donor face of a loaded photo (opts.source_face: "largest" or an index), prepared."""
+        return self.prepare_source(image, pick_faces(self.find_faces(image, "source", opts.min_face), opts.source_face)[0])
+
+    def reference_signature(self, reference, opts: SwapOptions) -> np.ndarray:
+        """(D,) appearance signature of the largest face in a reference photo of the person to replace."""
+        if reference is None:
+            raise ValueError('target_face="similar" needs a reference photo of the person to replace')
+        ref = self.load(reference, "reference")
+        face = pick_faces(self.find_faces(ref, "reference", opts.min_face), "largest")[0]
+        return self.face_signature([align_face(ref, face.landmarks, self.size)[0]])[0].numpy()
+
+    def choose_targets(self, image: np.ndarray, opts: SwapOptions, reference=None) -> list[Face]:
+        """The faces of a loaded target photo to replace: all, the largest, an index, or the one most
+        like the reference photo's face (opts.target_face)."""
+        faces = self.find_faces(image, "target", opts.min_face)
+        if opts.target_face != "similar":
+            return pick_faces(faces, opts.target_face)
+        signatures = self.face_signature([align_face(image, f.landmarks, self.size)[0] for f in faces]).numpy()
+        return [faces[int((signatures @ self.reference_signature(reference, opts)).argmax())]]
+
+    @torch.no_grad()
+    def encode(self, crops: list[np.ndarray]) -> torch.Tensor:
+        """[(S, S, 3) uint8] aligned faces -> (N, h, w) code indices."""
+        return self.vqgan.encode_to_indices(to_model_range(crops))
 
     @torch.no_grad()
     def __call__(self, source, target, options: SwapOptions | None = None, reference=None, **overrides) -> SwapResult:
@@ -224,54 +246,37 @@ class FaceSwapPipeline:
         if overrides:
             opts = SwapOptions(**{**opts.__dict__, **overrides})
         opts.validate()
-        times: dict[str, float] = {}
-        t0 = time.perf_counter()
-        src = load_image(source, name=input_label("source", source), max_pixels=self.max_pixels)
-        tgt = load_image(target, name=input_label("target", target), max_pixels=self.max_pixels)
-        times["decode"] = time.perf_counter() - t0
-
-        t = time.perf_counter()
-        source_face = pick_faces(self._faces(src, "source", opts.min_face), opts.source_face)[0]
-        target_faces = self._faces(tgt, "target", opts.min_face)
-        if opts.target_face == "similar":
-            target_faces = [
-                target_faces[self.most_similar(reference, [align_face(tgt, f.landmarks, self.size)[0] for f in target_faces], opts)]
-            ]
-        else:
-            target_faces = pick_faces(target_faces, opts.target_face)
-        times["detect"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        source = self.prepare_source(src, source_face)
-        aligned = [align_face(tgt, f.landmarks, self.size) for f in target_faces]
-        target_crops = [c for c, _ in aligned]
-        codes = self.vqgan.encode_to_indices(to_tensor(target_crops))  # (N, h, w)
-        views, warnings = self.views_for(source, [f.landmarks for f in target_faces])
-        times["encode"] = time.perf_counter() - t
-
-        shapes = [crop_landmarks(f.landmarks, m, self.size) for f, (_, m) in zip(target_faces, aligned, strict=True)]
-        swap, tokens = self.exchange_codes(torch.stack([v.codes for v in views]), codes, opts, times, shapes)
-        t = time.perf_counter()
-        decoded = self.decode(swap)
-        times["decode_codes"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        out, mask = self.blend(tgt, aligned, decoded, opts, views, tokens, shapes)
-        times["blend"] = time.perf_counter() - t
-        times["total"] = time.perf_counter() - t0
+        times = Timings()
+        with times("total"):
+            with times("decode"):
+                src, tgt = self.load(source, "source"), self.load(target, "target")
+            with times("detect"):
+                target_faces = self.choose_targets(tgt, opts, reference)
+            with times("encode"):
+                source_face = self.choose_source(src, opts)
+                aligned = [align_face(tgt, f.landmarks, self.size) for f in target_faces]
+                codes = self.encode([crop for crop, _ in aligned])  # (N, h, w)
+                views, warnings = self.views_for(source_face, [f.landmarks for f in target_faces])
+            shapes = [crop_landmarks(f.landmarks, m, self.size) for f, (_, m) in zip(target_faces, aligned, strict=True)]
+            with times("exchange"):
+                swap, tokens = self.exchange_codes(torch.stack([v.codes for v in views]), codes, opts, shapes)
+            with times("decode_codes"):
+                decoded = self.decode(swap)
+            with times("blend"):
+                out, mask = self.blend(tgt, aligned, decoded, opts, views, tokens, shapes)
         return SwapResult(
             image=out,
-            source_crop=source.crop,
-            target_crops=target_crops,
-            source_codes=source.codes.numpy(),
+            source_crop=source_face.crop,
+            target_crops=[crop for crop, _ in aligned],
+            source_codes=source_face.codes.numpy(),
             target_codes=[c.numpy() for c in codes],
             swap_codes=[c.numpy() for c in swap],
             token_mask=tokens[0],
             mask=mask,
             decoded=decoded,
             target_faces=target_faces,
-            source_face=source_face,
-            timings=times,
+            source_face=source_face.face,
+            timings=dict(times),
             warnings=warnings,
         )
 
@@ -280,24 +285,12 @@ class FaceSwapPipeline:
         """Aligned crops -> (N, D) unit vectors: the VQGAN encoder's latents inside the face region.
         A rough appearance match for picking "the same person" among a few faces; not face recognition."""
         tokens = torch.from_numpy(token_mask(region_mask(["face"], self.size), self.grid))
-        x = to_tensor(crops)
+        x = to_model_range(crops)
         z = self.vqgan.encode(x) + self.vqgan.encode(x.flip(3)).flip(3)  # (N, C, h, w)
         z = z + z.flip(3)  # a left-right symmetric map: the same for a face and its mirror image
         return torch.nn.functional.normalize(z[:, :, tokens].flatten(1), dim=1)
 
-    def most_similar(self, reference, crops: list[np.ndarray], opts: SwapOptions) -> int:
-        """Index of the crop most like the reference photo's (largest) face."""
-        if reference is None:
-            raise ValueError('target_face="similar" needs a reference photo of the person to replace')
-        ref = load_image(reference, name=input_label("reference", reference), max_pixels=self.max_pixels)
-        face = pick_faces(self._faces(ref, "reference", opts.min_face), "largest")[0]
-        ref_crop, _ = align_face(ref, face.landmarks, self.size)
-        sig = self.face_signature([ref_crop, *crops])
-        return int((sig[1:] @ sig[0]).argmax())
-
-    def exchange_codes(
-        self, source: torch.Tensor, targets: torch.Tensor, opts: SwapOptions, times: dict | None = None, shapes: list | None = None
-    ):
+    def exchange_codes(self, source: torch.Tensor, targets: torch.Tensor, opts: SwapOptions, shapes: list | None = None):
         """Z_swap = A's codes inside the regions, B's elsewhere (then harmonized if asked).
 
         source (h, w) or one per target (N, h, w), targets (N, h, w) long, shapes: each target's
@@ -306,11 +299,8 @@ class FaceSwapPipeline:
         shapes = shapes or [None] * len(targets)
         tokens = np.stack([source_cells(opts, self.size, self.grid, shape) for shape in shapes])
         swap = torch.where(torch.from_numpy(tokens), source if source.dim() == 3 else source[None], targets)
-        t = time.perf_counter()
         if opts.harmonize:
             swap = self.harmonize(swap, tokens, opts)
-        if times is not None:
-            times["harmonize"] = time.perf_counter() - t
         return swap, tokens
 
     @torch.no_grad()
@@ -319,10 +309,10 @@ class FaceSwapPipeline:
         crop, matrix = align_face(image, face.landmarks, self.size)
         side = detail_side(native_crop_side(matrix, self.size), self.size)
         hires = warp_to_crop(image, matrix * (side / self.size), side)
-        return self._encoded(face, crop, hires, estimate_pose(face.landmarks))
+        return self.encoded(face, crop, hires, estimate_pose(face.landmarks))
 
-    def _encoded(self, face: Face, crop: np.ndarray, hires: np.ndarray, pose: Pose) -> SourceFace:
-        codes = self.vqgan.encode_to_indices(to_tensor([crop]))[0]
+    def encoded(self, face: Face, crop: np.ndarray, hires: np.ndarray, pose: Pose) -> SourceFace:
+        codes = self.encode([crop])[0]
         decoded = to_images(self.vqgan.decode_indices(codes[None]))[0]
         return SourceFace(face=face, crop=crop, codes=codes, decoded=decoded, hires=hires, pose=pose)
 
@@ -339,7 +329,7 @@ class FaceSwapPipeline:
             if complete:
                 crop, hires = complete_from_visible_half(crop, yaw), complete_from_visible_half(hires, yaw)
             pose = Pose(yaw=0.0 if complete else yaw, roll=source.pose.roll)
-            source.views[(mirror, complete)] = self._encoded(source.face, np.ascontiguousarray(crop), np.ascontiguousarray(hires), pose)
+            source.views[(mirror, complete)] = self.encoded(source.face, np.ascontiguousarray(crop), np.ascontiguousarray(hires), pose)
         return source.views[(mirror, complete)]
 
     def views_for(self, source: SourceFace, targets: list[np.ndarray]) -> tuple[list[SourceFace], list[str]]:

@@ -35,15 +35,14 @@ from .provenance import labels
 from .swap import (
     FaceSwapPipeline,
     NoFaceError,
+    SourceFace,
     SwapOptions,
     add_swap_arguments,
     align_at_detail,
     crop_landmarks,
-    input_label,
     options_from_args,
-    pick_faces,
-    to_tensor,
 )
+from .timing import Timings
 from .tracking import FaceTracker, ShotSmoother
 
 
@@ -123,16 +122,6 @@ class VideoSwapPipeline:
     def from_pretrained(cls, root=None, limits: VideoLimits | None = None) -> VideoSwapPipeline:
         return cls(FaceSwapPipeline.from_pretrained(root), limits)
 
-    def _select(self, tracks, which: str):
-        if not tracks:
-            return []
-        if which == "all":
-            return tracks
-        if which == "largest":
-            return [max(tracks, key=lambda t: t.size)]
-        i = int(which)  # the i-th person to appear in the video
-        return [t for t in tracks if t.id == i]
-
     @torch.no_grad()
     def __call__(
         self,
@@ -153,136 +142,22 @@ class VideoSwapPipeline:
         if output.suffix.lower() != ".mp4":
             raise VideoError(f"{output.name}: the output must be an .mp4 file")
         meta = probe(video, self.limits)
-        sw = self.swapper
         start = time.perf_counter()
-        times = dict.fromkeys(("read", "track", "align", "vqgan", "blend", "write"), 0.0)
-
-        # The source face: detected, aligned and encoded once.
-        from .images import load_image
-
-        src = load_image(source, name=input_label("source", source), max_pixels=sw.max_pixels)
-        faces = sw._faces(src, "source", opts.min_face)
-        source = sw.prepare_source(src, pick_faces(faces, opts.source_face)[0])
-        similarity: dict[int, float] = {}  # track id -> likeness to the reference, measured when first seen
-        if opts.target_face == "similar":
-            if reference is None:
-                raise ValueError('target_face="similar" needs a reference photo of the person to replace')
-            ref = load_image(reference, name=input_label("reference", reference), max_pixels=sw.max_pixels)
-            ref_face = pick_faces(sw._faces(ref, "reference", opts.min_face), "largest")[0]
-            ref_signature = sw.face_signature([align_face(ref, ref_face.landmarks, sw.size)[0]])[0].numpy()
-
-        fps = float(meta["fps"])
-        total = max(1, round(float(meta.get("duration") or 0) * fps))
-        has_audio = "audio_codec" in meta
+        sw = self.swapper
+        source_face = sw.choose_source(sw.load(source, "source"), opts)  # detected, aligned and encoded once
+        chooser = TrackChooser(opts.target_face, sw.reference_signature(reference, opts) if opts.target_face == "similar" else None)
         tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp.mp4")
         output.parent.mkdir(parents=True, exist_ok=True)
-
-        def describe(frame: np.ndarray, landmarks: np.ndarray) -> np.ndarray:  # re-identifies people across cuts
-            return sw.face_signature([align_face(frame, landmarks, sw.size)[0]])[0].numpy()
-
-        tracker = FaceTracker(sw.detector, detect_every=detect_every, min_face=opts.min_face, describe=describe)
-        smoother = ShotSmoother(window=7 if smoothing else 1)
+        job = VideoJob(frames=0, with_faces=0, total=max(1, round(float(meta.get("duration") or 0) * float(meta["fps"]))))
         writer = None
-        frames = with_faces = 0
         try:
-            writer = imageio_ffmpeg.write_frames(
-                str(tmp),
-                meta["size"],
-                fps=fps,
-                codec="libx264",
-                pix_fmt_out="yuv420p",
-                quality=None,
-                macro_block_size=2,  # yuv420p needs even sides; odd ones are scaled by one pixel
-                ffmpeg_log_level="fatal",  # a damaged input's audio errors would flood the console; see VideoResult.note
-                audio_path=str(video) if has_audio else None,
-                audio_codec="aac" if has_audio else None,
-                output_params=["-crf", "20", "-preset", "veryfast", "-movflags", "+faststart",
-                               "-metadata", f"comment={labels()['Comment']}", "-metadata", f"encoder={labels()['Software']}"],
-            )  # fmt: skip
-            writer.send(None)  # start ffmpeg
-            reader = imageio_ffmpeg.read_frames(str(video))
-            next(reader)
-            w, h = meta["size"]
-            pending: list[tuple[np.ndarray, list[np.ndarray]]] = []  # (frame, landmarks of each face to swap) for the batched VQGAN pass
-            warnings: dict[str, None] = {}  # pose warnings met on any frame, in order
-
-            def flush():
-                nonlocal with_faces
-                t = time.perf_counter()
-                # each face warped once, at its detail side; the VQGAN's crop is area-averaged from it
-                warped = [
-                    (fi, points, align_at_detail(frame, points, sw.size, 1.0))
-                    for fi, (frame, faces) in enumerate(pending)
-                    for points in faces
-                ]
-                crops = [(fi, points, (crop, matrix)) for fi, points, (crop, matrix, _) in warped]
-                times["align"] += time.perf_counter() - t
-                decoded, views, tokens, shapes = [], [], [], []
-                if crops:
-                    t = time.perf_counter()
-                    with fast_inference():  # bf16 where the CPU has bf16 units (pipelines/precision.py)
-                        codes = sw.vqgan.encode_to_indices(to_tensor([c for _, _, (c, _) in crops]))
-                    views, pose_warnings = sw.views_for(source, [points for _, points, _ in crops])
-                    warnings.update(dict.fromkeys(pose_warnings))
-                    shapes = [crop_landmarks(points, m, sw.size) for _, points, (_, m) in crops]
-                    swap, tokens = sw.exchange_codes(torch.stack([v.codes for v in views]), codes, opts, shapes=shapes)
-                    with fast_inference():
-                        decoded = sw.decode(swap)
-                    times["vqgan"] += time.perf_counter() - t
-                for fi, (frame, _) in enumerate(pending):
-                    t = time.perf_counter()
-                    mine = [k for k, (i, _, _) in enumerate(crops) if i == fi]  # this frame's faces
-                    if mine:
-                        frame, _ = sw.blend(
-                            frame, [crops[k][2] for k in mine], [decoded[k] for k in mine], opts,
-                            [views[k] for k in mine], tokens[mine], [shapes[k] for k in mine], oversample=1.0,
-                            mark_strength=watermark.VIDEO_STRENGTH, hires=[warped[k][2][2] for k in mine],
-                        )  # fmt: skip
-                        with_faces += 1
-                    times["blend"] += time.perf_counter() - t
-                    t = time.perf_counter()
-                    writer.send(np.ascontiguousarray(frame))
-                    times["write"] += time.perf_counter() - t
-                pending.clear()
-
-            while True:
-                t = time.perf_counter()
-                raw = next(reader, None)
-                times["read"] += time.perf_counter() - t
-                if raw is None:
-                    break
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled("cancelled")
-                frame = np.frombuffer(raw, np.uint8).reshape(h, w, 3)
-                t = time.perf_counter()
-                tracks = tracker.update(frame)
-                if opts.target_face == "similar":
-                    for tr in tracks:
-                        if tr.id not in similarity:  # the tracker has just described this face: reuse it
-                            similarity[tr.id] = float(tr.signature @ ref_signature)
-                    chosen = [max(tracks, key=lambda tr: similarity[tr.id])] if tracks else []
-                else:
-                    chosen = self._select(tracks, opts.target_face)
-                # every track feeds the smoother (its fit uses neighbouring frames); only the chosen are swapped
-                ready = smoother.push((frame, [tr.id for tr in chosen]), {tr.id: tr.landmarks for tr in tracks}, tracker.shot)
-                times["track"] += time.perf_counter() - t
-                frames += 1
-                if frames > self.limits.max_frames:
-                    raise VideoError(f"{video.name}: more than {self.limits.max_frames} frames, over the limit")
-                for (ready_frame, ids), smoothed in ready:
-                    pending.append((ready_frame, [smoothed[i] for i in ids]))
-                if len(pending) >= batch_size:
-                    flush()
-                    if progress:
-                        progress(frames, max(total, frames))
-            for (ready_frame, ids), smoothed in smoother.flush():
-                pending.append((ready_frame, [smoothed[i] for i in ids]))
-            flush()
-            if frames == 0:
+            writer = open_writer(tmp, meta, video)
+            self.swap_frames(video, meta, writer, source_face, opts, chooser, job, detect_every, batch_size, smoothing, progress, cancel)
+            if job.frames == 0:
                 raise VideoError(f"{video.name}: the video has no frames")
             writer.close()
             writer = None
-            sign_in_place(tmp, "video/mp4", Made(f"video face swap ({with_faces} of {frames} frames changed)", ("vqgan",)))
+            sign_in_place(tmp, "video/mp4", Made(f"video face swap ({job.with_faces} of {job.frames} frames changed)", ("vqgan",)))
             os.replace(tmp, output)
         except RuntimeError as e:
             if isinstance(e, Cancelled):
@@ -296,10 +171,142 @@ class VideoSwapPipeline:
                     writer.close()
             tmp.unlink(missing_ok=True)
         if progress:
-            progress(frames, frames)
+            progress(job.frames, job.frames)
         return VideoResult(
-            output, frames, with_faces, fps, tuple(meta["size"]), has_audio, time.perf_counter() - start, times, total, list(warnings)
-        )
+            output, job.frames, job.with_faces, float(meta["fps"]), tuple(meta["size"]), "audio_codec" in meta,
+            time.perf_counter() - start, dict(job.times), job.total, list(job.warnings),
+        )  # fmt: skip
+
+    def swap_frames(self, video: Path, meta: dict, writer, source: SourceFace, opts: SwapOptions, chooser: TrackChooser,
+                    job: VideoJob, detect_every: int, batch_size: int, smoothing: bool, progress, cancel) -> None:  # fmt: skip
+        """Read, track, choose and smooth every frame's faces; swap them in batches; write the frames in order."""
+        sw, times = self.swapper, job.times
+
+        def describe(frame: np.ndarray, landmarks: np.ndarray) -> np.ndarray:  # re-identifies people across cuts
+            return sw.face_signature([align_face(frame, landmarks, sw.size)[0]])[0].numpy()
+
+        tracker = FaceTracker(sw.detector, detect_every=detect_every, min_face=opts.min_face, describe=describe)
+        smoother = ShotSmoother(window=7 if smoothing else 1)
+        pending: list[tuple[np.ndarray, list[np.ndarray]]] = []  # (frame, landmarks of each face to swap) for one VQGAN pass
+        w, h = meta["size"]
+        reader = imageio_ffmpeg.read_frames(str(video))
+        next(reader)
+
+        def flush():
+            for frame in self.swap_batch(pending, source, opts, job):
+                with times("write"):
+                    writer.send(np.ascontiguousarray(frame))
+            pending.clear()
+
+        while True:
+            with times("read"):
+                raw = next(reader, None)
+            if raw is None:
+                break
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("cancelled")
+            frame = np.frombuffer(raw, np.uint8).reshape(h, w, 3)
+            with times("track"):
+                tracks = tracker.update(frame)
+                chosen = chooser(tracks)
+                # every track feeds the smoother (its fit uses neighbouring frames); only the chosen are swapped
+                ready = smoother.push((frame, [tr.id for tr in chosen]), {tr.id: tr.landmarks for tr in tracks}, tracker.shot)
+            job.frames += 1
+            if job.frames > self.limits.max_frames:
+                raise VideoError(f"{video.name}: more than {self.limits.max_frames} frames, over the limit")
+            pending += [(ready_frame, [smoothed[i] for i in ids]) for (ready_frame, ids), smoothed in ready]
+            if len(pending) >= batch_size:
+                flush()
+                if progress:
+                    progress(job.frames, max(job.total, job.frames))
+        pending += [(ready_frame, [smoothed[i] for i in ids]) for (ready_frame, ids), smoothed in smoother.flush()]
+        flush()
+
+    def swap_batch(self, pending: list[tuple[np.ndarray, list[np.ndarray]]], source: SourceFace, opts: SwapOptions,
+                   job: VideoJob) -> list[np.ndarray]:  # fmt: skip
+        """[(frame, [(5, 2) landmarks of each face to swap])] -> the frames with those faces swapped. All
+        the batch's faces go through the VQGAN together; each face is warped once, at its detail side."""
+        sw, times = self.swapper, job.times
+        with times("align"):
+            faces = [
+                (fi, points, *align_at_detail(frame, points, sw.size, 1.0)) for fi, (frame, found) in enumerate(pending) for points in found
+            ]
+        if faces:
+            with times("vqgan"):
+                with fast_inference():  # bf16 where the CPU has bf16 units (pipelines/precision.py)
+                    codes = sw.encode([crop for _, _, crop, _, _ in faces])
+                views, pose_warnings = sw.views_for(source, [points for _, points, _, _, _ in faces])
+                job.warnings.update(dict.fromkeys(pose_warnings))
+                shapes = [crop_landmarks(points, matrix, sw.size) for _, points, _, matrix, _ in faces]
+                swap, tokens = sw.exchange_codes(torch.stack([v.codes for v in views]), codes, opts, shapes)
+                with fast_inference():
+                    decoded = sw.decode(swap)
+        out = []
+        for fi, (frame, _) in enumerate(pending):
+            mine = [k for k, face in enumerate(faces) if face[0] == fi]  # this frame's faces
+            if mine:
+                with times("blend"):
+                    frame, _ = sw.blend(
+                        frame, [(faces[k][2], faces[k][3]) for k in mine], [decoded[k] for k in mine], opts,
+                        [views[k] for k in mine], tokens[mine], [shapes[k] for k in mine], oversample=1.0,
+                        mark_strength=watermark.VIDEO_STRENGTH, hires=[faces[k][4] for k in mine],
+                    )  # fmt: skip
+                job.with_faces += 1
+            out.append(frame)
+        return out
+
+
+@dataclass
+class VideoJob:
+    """What one video swap has counted so far."""
+
+    frames: int  # read
+    with_faces: int  # with at least one face swapped
+    total: int  # duration x frame rate from the header (the progress bar's end)
+    times: Timings = field(default_factory=Timings)  # seconds per stage, summed over frames
+    warnings: dict[str, None] = field(default_factory=dict)  # pose warnings met on any frame, in order
+
+
+class TrackChooser:
+    """Which tracked faces a frame swaps (SwapOptions.target_face): all, the largest, the i-th person to
+    appear, or the person most like a reference face (each track scored once, when first seen)."""
+
+    def __init__(self, which: str, reference: np.ndarray | None = None):
+        self.which, self.reference = which, reference
+        self.similarity: dict[int, float] = {}  # track id -> likeness to the reference
+
+    def __call__(self, tracks) -> list:
+        if not tracks or self.which == "all":
+            return tracks
+        if self.which == "largest":
+            return [max(tracks, key=lambda t: t.size)]
+        if self.which == "similar":
+            for t in tracks:
+                if t.id not in self.similarity:  # the tracker has just described this face: reuse it
+                    self.similarity[t.id] = float(t.signature @ self.reference)
+            return [max(tracks, key=lambda t: self.similarity[t.id])]
+        return [t for t in tracks if t.id == int(self.which)]
+
+
+def open_writer(path: Path, meta: dict, video: Path):
+    """A started ffmpeg writer of an H.264 MP4 at the input's size and frame rate, with its audio (if any)."""
+    has_audio = "audio_codec" in meta
+    writer = imageio_ffmpeg.write_frames(
+        str(path),
+        meta["size"],
+        fps=float(meta["fps"]),
+        codec="libx264",
+        pix_fmt_out="yuv420p",
+        quality=None,
+        macro_block_size=2,  # yuv420p needs even sides; odd ones are scaled by one pixel
+        ffmpeg_log_level="fatal",  # a damaged input's audio errors would flood the console; see VideoResult.note
+        audio_path=str(video) if has_audio else None,
+        audio_codec="aac" if has_audio else None,
+        output_params=["-crf", "20", "-preset", "veryfast", "-movflags", "+faststart",
+                       "-metadata", f"comment={labels()['Comment']}", "-metadata", f"encoder={labels()['Software']}"],
+    )  # fmt: skip
+    writer.send(None)  # start ffmpeg
+    return writer
 
 
 def main(argv=None) -> int:

@@ -17,32 +17,10 @@ from pathlib import Path
 
 import torch
 
-from models import REGISTRY, VQGAN
-
-from .data import to_model_range, to_uint8_images
+from models import REGISTRY, VQGAN, FaceModel, sample_images
+from models.tensors import to_images, to_model_range
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
-
-DESCRIPTIONS = {
-    "ae": "Regularized autoencoder: conv encoder to a 128-d bottleneck, conv decoder with a sigmoid output; "
-    "loss = binary cross-entropy + lambda * sum of squared weights (biases excluded). Samples come from a "
-    "full-covariance Gaussian fitted to training latents (ex-post density estimation).",
-    "vae": "Variational autoencoder: conv encoder to mu and log sigma^2 (128-d), reparameterization, conv decoder; "
-    "loss = binary cross-entropy + KL(q(z|x) || N(0, I)) in closed form (the negative ELBO).",
-    "gan": "DCGAN: transposed-conv generator from a 128-d N(0, I) latent; spectrally normalized conv discriminator; "
-    "L_D = -E[log D(x)] - E[log(1 - D(G(z)))], non-saturating L_G = -E[log D(G(z))].",
-    "vqgan": "VQGAN: stride-2 conv encoder to a 16x16 grid, residual blocks at 16x16 (and at 32x32 when "
-    "upper_res_blocks > 0), l2-normalized codebook "
-    "(factorized 32-d codes) with straight-through gradients, codebook + 0.25 * commitment terms, dead-code "
-    "restarts; with quantizer_depth D > 1, residual quantization (RQ-VAE): D - 1 further codebooks quantize what "
-    "the stages before left, so each cell carries D codes; nearest-neighbour-upsampling decoder; L1 + L2 "
-    "reconstruction; patch-GAN hinge term with the adaptive weight after a warm-up (when disc_start < steps).",
-    "transformer": "GPT over the VQGAN's 16x16 code grid in raster order (a start token, learned positions, causal "
-    "self-attention whose query heads share `n_kv_head` key/value heads: with 1, multi-query attention, the KV cache "
-    "sampling reads is n_head times smaller), trained with the mean negative log-likelihood of the codes; sampling "
-    "with a KV cache, temperature, top-k and top-p. With depth D > 1 (a residual-quantized VQGAN) each step "
-    "predicts a cell's D codes: the first with the head, the others with small depth heads (RQ-Transformer).",
-}
 
 TERMS = (
     "Trained on about {n_train} aligned faces from CelebA (MMLAB, CUHK; via the shards in shared/data/faces, see "
@@ -53,10 +31,7 @@ TERMS = (
 )
 
 
-PIPELINE_TAGS = {"vqgan": "image-to-image", "transformer": "unconditional-image-generation"}
-
-
-def front_matter(family: str) -> list[str]:
+def front_matter(model: FaceModel) -> list[str]:
     """The Hub's model-card metadata (YAML), read by huggingface_hub.ModelCard.load."""
     return [
         "---",
@@ -64,9 +39,9 @@ def front_matter(family: str) -> list[str]:
         "license_name: celeba-non-commercial-research",
         "license_link: https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html",
         "library_name: pytorch",
-        f"pipeline_tag: {PIPELINE_TAGS.get(family, 'unconditional-image-generation')}",
+        f"pipeline_tag: {model.hub_pipeline_tag}",
         "tags:",
-        *(f"  - {t}" for t in ("codeswap", family, "faces", "safetensors", "cpu")),
+        *(f"  - {t}" for t in ("codeswap", model.family, "faces", "safetensors", "cpu")),
         "datasets:",
         "  - celeba",
         "---",
@@ -94,17 +69,15 @@ def shippable_faces(size: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def render(family: str, model, faces: torch.Tensor, vqgan: VQGAN | None) -> torch.Tensor:
+def render(model: FaceModel, faces: torch.Tensor, decoder: VQGAN | None) -> torch.Tensor:
+    """Rows, as they apply: 8 faces and their reconstructions; 16 samples (seed 0)."""
     gen = torch.Generator().manual_seed(0)
     rows = []
-    if family in ("ae", "vae", "vqgan"):
+    if model.reconstructs:
         x = to_model_range(faces[:8])
-        rec = model.decode_indices(model.encode_to_indices(x)) if family == "vqgan" else model(x)
-        rows += [x, rec]
-    if family in ("ae", "vae", "gan"):
-        rows.append(model.sample(16, generator=gen))
-    if family == "transformer":
-        rows.append(vqgan.decode_sequence(model.sample(16, generator=gen, top_k=100)))
+        rows += [x, model.reconstruct(x)]
+    if model.samples:
+        rows.append(sample_images(model, 16, gen, decoder=decoder, top_k=100))
     return torch.cat(rows)
 
 
@@ -147,11 +120,11 @@ def main(argv=None) -> int:
     for name in ("config.json", "model.safetensors"):
         shutil.copy2(final / name, args.out / name)
     model = REGISTRY[args.family].from_pretrained(args.out)
-    vqgan = VQGAN.from_pretrained(args.vqgan) if args.family == "transformer" else None
+    vqgan = VQGAN.from_pretrained(args.vqgan) if model.trains_on == "codes" else None
     size = (vqgan or model).config.image_size
     faces = shippable_faces(size)
-    images = to_uint8_images(render(args.family, model, faces, vqgan))
-    sheet = grid(images, columns=len(faces) if args.family in ("ae", "vae", "vqgan") else 8)
+    images = to_images(render(model, faces, vqgan))
+    sheet = grid(images, columns=len(faces) if model.reconstructs else 8)
     Image.fromarray(sheet.repeat(2, 0).repeat(2, 1)).save(args.out / "samples.png")
 
     log = [json.loads(line) for line in (args.run / "log.jsonl").read_text().splitlines() if line.strip()]
@@ -171,10 +144,10 @@ def main(argv=None) -> int:
     size_mb = (args.out / "model.safetensors").stat().st_size / 1e6
     config = json.loads((args.out / "config.json").read_text())
     lines = [
-        *front_matter(args.family),
+        *front_matter(model),
         f"# CodeSwap {args.family}",
         "",
-        DESCRIPTIONS[args.family],
+        model.description,
         "",
         f"- Parameters: {params / 1e6:.2f} M ({size_mb:.1f} MB safetensors)",
         f"- Config: `{json.dumps(config)}`",

@@ -27,16 +27,6 @@ def load_faces(data_dir: str | Path, split: str, exclude: tuple[str, ...] = ()) 
     return torch.from_numpy(np.concatenate(parts))
 
 
-def to_model_range(batch_uint8: torch.Tensor) -> torch.Tensor:
-    """(B, S, S, 3) uint8 -> (B, 3, S, S) float in [-1, 1]."""
-    return batch_uint8.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-
-
-def to_uint8_images(x: torch.Tensor) -> np.ndarray:
-    """(B, 3, S, S) in [-1, 1] -> (B, S, S, 3) uint8."""
-    return ((x.detach().float().clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-
-
 def random_flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Horizontal flip of a random half of the batch (B, 3, S, S). Faces are near-symmetric; the
     aligned template is symmetric, so a flipped crop is still a valid aligned crop."""

@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models import REGISTRY, VQGAN, WeightsError
+from models import REGISTRY, VQGAN, FaceModel, WeightsError, sample_images
+from models.tensors import to_images, to_model_range
 
-from .data import load_faces, to_model_range, to_uint8_images
+from .data import load_faces
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -43,24 +44,6 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
             ]
         )
     )
-
-
-def codebook_health(model: VQGAN, codes: torch.Tensor) -> dict[str, float]:
-    """Share of each stage's K codes used, and their perplexity, on packed codes (N, h, w).
-    codebook_usage / perplexity are the worst stage's (stage 1 at D = 1); per stage as *_stage_d."""
-    k = model.config.codebook_size
-    out: dict[str, float] = {}
-    for d, stage in enumerate(model.quantizer.unpack(codes).unbind(-1)):
-        p = torch.bincount(stage.flatten(), minlength=k).double()
-        p = p[p > 0] / p.sum()
-        out[f"codebook_usage_stage_{d + 1}"] = float(len(p) / k)
-        out[f"perplexity_stage_{d + 1}"] = float(torch.exp(-(p * p.log()).sum()))
-    depth = model.config.quantizer_depth
-    out["codebook_usage"] = min(out[f"codebook_usage_stage_{d + 1}"] for d in range(depth))
-    out["perplexity"] = min(out[f"perplexity_stage_{d + 1}"] for d in range(depth))
-    if depth == 1:
-        out = {key: out[key] for key in ("codebook_usage", "perplexity")}
-    return out
 
 
 def load_eval_faces(data: Path, size: int, limit: int, exclude: tuple[str, ...] = ()) -> np.ndarray:
@@ -84,59 +67,52 @@ def load_eval_faces(data: Path, size: int, limit: int, exclude: tuple[str, ...] 
 
 
 @torch.no_grad()
-def reconstruct(model, family: str, faces: np.ndarray, batch: int = 128) -> tuple[np.ndarray, list[torch.Tensor]]:
-    out, codes = [], []
-    for i in range(0, len(faces), batch):
-        x = to_model_range(torch.from_numpy(faces[i : i + batch]))
-        if family == "vqgan":
-            idx = model.encode_to_indices(x)
-            codes.append(idx)
-            out.append(to_uint8_images(model.decode_indices(idx)))
-        else:
-            out.append(to_uint8_images(model(x)))
-    return np.concatenate(out), codes
+def reconstruct(model: FaceModel, faces: np.ndarray, batch: int = 128) -> np.ndarray:
+    """(N, S, S, 3) uint8 faces through a model that reconstructs -> (N, S, S, 3) uint8."""
+    return np.concatenate([to_images(model.reconstruct(to_model_range(faces[i : i + batch]))) for i in range(0, len(faces), batch)])
 
 
 @torch.no_grad()
-def generate(model, family: str, n: int, seed: int, vqgan: VQGAN | None, batch: int = 64) -> np.ndarray:
+def codes_of(vqgan: VQGAN, faces: np.ndarray, batch: int = 128) -> torch.Tensor:
+    """(N, S, S, 3) uint8 -> (N, h, w) code indices."""
+    return torch.cat([vqgan.encode_to_indices(to_model_range(faces[i : i + batch])) for i in range(0, len(faces), batch)])
+
+
+@torch.no_grad()
+def generate(model: FaceModel, n: int, seed: int, decoder: VQGAN | None, batch: int = 64) -> np.ndarray:
     gen = torch.Generator().manual_seed(seed)
-    out = []
-    for i in range(0, n, batch):
-        k = min(batch, n - i)
-        if family == "transformer":
-            out.append(to_uint8_images(vqgan.decode_sequence(model.sample(k, generator=gen, top_k=100))))
-        else:
-            out.append(to_uint8_images(model.sample(k, generator=gen)))
-    return np.concatenate(out)
+    return np.concatenate([to_images(sample_images(model, min(batch, n - i), gen, decoder=decoder, top_k=100)) for i in range(0, n, batch)])
 
 
 def evaluate(
     family: str, weights: Path, data: Path, limit: int, n_samples: int, seed: int, vqgan_path: Path | None, exclude: tuple[str, ...] = ()
 ) -> dict:
+    """The metrics that apply to the family: reconstruction (psnr, ssim), codebook health (a model
+    with a quantizer), bits per token (a model of codes), Frechet distance (a model that samples)."""
     from .identity import describe_crops, frechet_distance
 
     model = REGISTRY[family].from_pretrained(weights)
-    vqgan = VQGAN.from_pretrained(vqgan_path) if family == "transformer" else None
-    size = vqgan.config.image_size if vqgan else model.config.image_size
+    vqgan = VQGAN.from_pretrained(vqgan_path) if model.trains_on == "codes" else None
+    size = (vqgan or model).config.image_size
     faces = load_eval_faces(data, size, limit, exclude)
     if len(faces) < 2:
         raise ValueError(f"{data}: fewer than 2 faces to evaluate on")
     result: dict[str, float | int] = {"n_images": int(len(faces))}
-    if family in ("ae", "vae", "vqgan"):
-        rec, codes = reconstruct(model, family, faces)
+    if model.reconstructs:
+        rec = reconstruct(model, faces)
         result["psnr"] = psnr(faces, rec)
         result["ssim"] = ssim(faces, rec)
-        if family == "vqgan":
-            result.update(codebook_health(model, torch.cat(codes)))
-    if family == "transformer":
-        codes = torch.cat(reconstruct(vqgan, "vqgan", faces)[1]).flatten(1)
+    if hasattr(model, "quantizer"):
+        result.update(model.quantizer.health(codes_of(model, faces)))
+    if vqgan is not None:
+        codes = codes_of(vqgan, faces).flatten(1)
         with torch.no_grad():
             nll = sum(float(model.loss(codes[i : i + 64])[0]) * len(codes[i : i + 64]) for i in range(0, len(codes), 64)) / len(codes)
         result["bits_per_token"] = nll / math.log(2)
-    if family in ("vae", "gan", "transformer") and n_samples:
+    if model.samples and n_samples:
         real = describe_crops(faces[: 2 * n_samples])
         half = len(real) // 2
-        samples = describe_crops(generate(model, family, n_samples, seed, vqgan))
+        samples = describe_crops(generate(model, n_samples, seed, vqgan))
         result["fd"] = frechet_distance(samples, real[:half])
         result["fd_real"] = frechet_distance(real[:half], real[half : 2 * half])
     return result

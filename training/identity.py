@@ -17,7 +17,7 @@ from scipy import linalg
 CHIP = 150  # dlib's descriptor network expects 150x150 face chips
 
 
-def _model_dir() -> Path:
+def dlib_model_dir() -> Path:
     # face_recognition_models' __init__ imports pkg_resources (gone from recent setuptools);
     # locate its data folder without importing it.
     spec = importlib.util.find_spec("face_recognition_models")
@@ -27,10 +27,10 @@ def _model_dir() -> Path:
 
 
 @functools.lru_cache(maxsize=1)
-def _dlib_models():
+def dlib_models():
     import dlib
 
-    d = _model_dir()
+    d = dlib_model_dir()
     return (
         dlib.shape_predictor(str(d / "shape_predictor_5_face_landmarks.dat")),
         dlib.face_recognition_model_v1(str(d / "dlib_face_recognition_resnet_model_v1.dat")),
@@ -44,7 +44,7 @@ def describe_crops(crops: np.ndarray | list[np.ndarray]) -> np.ndarray:
     The crops are already aligned by our template, so the whole (upscaled) crop minus a margin is
     given as the face rectangle; dlib's 5-point predictor then refines the landmarks for its chip.
     """
-    predictor, encoder, dlib = _dlib_models()
+    predictor, encoder, dlib = dlib_models()
     out = []
     for crop in crops:
         img = cv2.resize(np.ascontiguousarray(crop), (CHIP, CHIP), interpolation=cv2.INTER_CUBIC)

@@ -27,11 +27,10 @@ from torch.nn.parallel import DistributedDataParallel
 from torchvision.utils import save_image
 from tqdm import tqdm
 
-from models import REGISTRY, VQGAN
-from models.gan import discriminator_loss, generator_loss
-from models.vqgan import PatchDiscriminator, hinge_discriminator_loss, vqgan_generator_loss
+from models import REGISTRY, VQGAN, FaceModel, sample_images
+from models.tensors import to_model_range
 
-from .data import load_faces, random_flip, to_model_range
+from .data import load_faces, random_flip
 
 # Validation faces come from the full-resolution subsets only: the 89x109 images' faces (about 50 px)
 # are upsampled at 128x128 and would reward blur.
@@ -73,35 +72,44 @@ def unwrap(module: nn.Module) -> nn.Module:
     return module
 
 
+class Objective(nn.Module):
+    """model.training_loss as a module's forward, so that DistributedDataParallel, which synchronizes
+    the gradients of what runs through its forward, can wrap any family's objective."""
+
+    def __init__(self, model: FaceModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch, step, critic, generator):
+        return self.model.training_loss(batch, step, critic, generator)
+
+
 class Trainer:
-    """Holds the models and optimizers of one family and runs one optimization step at a time."""
+    """One family's model, its critic (a discriminator, for the adversarial families) and their
+    optimizers; runs one optimization step at a time. Uses only the FaceModel surface."""
 
     def __init__(self, args, rank: int, world: int, vqgan: VQGAN | None = None):
         self.args, self.rank, self.world = args, rank, world
-        self.family = args.family
-        cls = REGISTRY[self.family]
-        # The transformer's vocabulary, sequence and codes per cell follow the VQGAN it models.
+        cls = REGISTRY[args.family]
+        # A model of codes takes its vocabulary, sequence and codes per cell from the VQGAN it models.
         matched = (
             {"vocab_size": vqgan.config.codebook_size, "block_size": vqgan.config.grid_size**2, "depth": vqgan.config.quantizer_depth}
-            if vqgan is not None
+            if cls.trains_on == "codes"
             else {}
         )
         config = cls.config_class(**(matched | parse_overrides(args.set, cls.config_class)))
         torch.manual_seed(args.seed)
         self.model = cls(config)
-        self.extra: nn.Module | None = None  # the VQGAN's patch discriminator
-        if self.family == "vqgan":
-            self.extra = PatchDiscriminator(config.disc_channels)
-        betas = (0.5, 0.9) if self.family in ("gan", "vqgan") else (0.9, 0.95)
-        if self.family == "gan":
-            self.opt = torch.optim.Adam(self.model.generator.parameters(), lr=args.lr, betas=betas)
-            self.opt_d = torch.optim.Adam(self.model.discriminator.parameters(), lr=args.lr, betas=betas)
-        else:
-            self.opt = torch.optim.AdamW(self.model.parameters(), lr=args.lr, betas=betas, weight_decay=0.0)
-            self.opt_d = torch.optim.Adam(self.extra.parameters(), lr=args.lr, betas=betas) if self.extra else None
+        self.critic = self.model.make_critic()
+        betas = cls.adam_betas
+        self.opt = torch.optim.AdamW(self.model.trainable_parameters(), lr=args.lr, betas=betas, weight_decay=0.0)
+        self.opt_d = torch.optim.Adam(self.critic.parameters(), lr=args.lr, betas=betas) if self.critic else None
         self.step = 0
-        self.net = self.model if world == 1 else DistributedDataParallel(self.model, find_unused_parameters=self.family == "vqgan")
-        self.net_d = self.extra if (self.extra is None or world == 1) else DistributedDataParallel(self.extra)
+        self.objective = Objective(self.model)
+        separate_critic = self.critic is not None and not any(m is self.critic for m in self.model.modules())
+        if world > 1:
+            self.objective = DistributedDataParallel(self.objective, find_unused_parameters=self.critic is not None)
+        self.net_d = DistributedDataParallel(self.critic) if (world > 1 and separate_critic) else self.critic
 
     def autocast(self):
         return torch.autocast("cpu", dtype=torch.bfloat16) if self.args.bf16 else nullcontext()
@@ -115,86 +123,41 @@ class Trainer:
         return lr
 
     def train_step(self, x: torch.Tensor, gen: torch.Generator) -> dict[str, float]:
-        """x: (B, 3, S, S) images in [-1, 1], or (B, L) codes for the transformer."""
+        """x: (B, 3, S, S) images in [-1, 1], or (B, L) codes. One step of the model's objective, then
+        (adversarial families) one step of the critic on real x against the model's fakes."""
         self.model.train()
         lr = self.set_lr()
-        logs: dict[str, float]
-        if self.family in ("ae", "vae", "transformer"):
-            with self.autocast():
-                loss, logs = unwrap(self.net).loss(x) if self.world == 1 else self._ddp_loss(x)
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-            self.opt.step()
-        elif self.family == "gan":
-            logs = self._gan_step(x, gen)
-        else:
-            logs = self._vqgan_step(x)
-        self.step += 1
-        logs["lr"] = lr
-        return logs
-
-    def _ddp_loss(self, x):
-        # DDP synchronizes gradients of what runs through its forward: route loss() through it.
-        core = unwrap(self.net)
-        orig = core.forward
-        core.forward = core.loss
-        try:
-            return self.net(x)
-        finally:
-            core.forward = orig
-
-    def _gan_step(self, x, gen) -> dict[str, float]:
-        g, d = self.model.generator, self.model.discriminator
-        z = torch.randn(x.shape[0], self.model.config.latent_dim, generator=gen)
         with self.autocast():
-            fake = g(z)
-            loss_d = discriminator_loss(d(x), d(fake.detach()))
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.opt_d.step()
-        with self.autocast():
-            loss_g = generator_loss(d(fake))
-        self.opt.zero_grad(set_to_none=True)
-        loss_g.backward()
-        self.opt.step()
-        return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
-
-    def _vqgan_step(self, x) -> dict[str, float]:
-        with self.autocast():
-            loss, logs, x_rec = vqgan_generator_loss(self.net, self.net_d, x, self.step)
+            loss, logs, fake = self.objective(x, self.step, self.net_d, gen)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         self.opt.step()
-        if self.step >= self.model.config.disc_start:
+        if self.critic is not None and fake is not None and self.model.critic_active(self.step):
             with self.autocast():
-                loss_d = hinge_discriminator_loss(self.net_d(x), self.net_d(x_rec.detach()))
+                loss_d = self.model.critic_loss(self.net_d(x), self.net_d(fake.detach()))
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
             logs["loss_d"] = loss_d.item()
+        self.step += 1
+        logs["lr"] = lr
         return logs
 
     @torch.no_grad()
     def evaluate(self, held: torch.Tensor) -> dict[str, float]:
         """Mean loss terms on a fixed held-out batch (no augmentation, eval mode)."""
         self.model.eval()
-        if self.family == "gan":
-            return {}
-        if self.family == "vqgan":
-            _, logs, _ = vqgan_generator_loss(self.model, self.extra, held, 0)
-        else:
-            _, logs = self.model.loss(held)
+        _, logs, _ = self.model.training_loss(held, 0, self.critic, torch.Generator().manual_seed(0))
         return {f"val_{k}": v for k, v in logs.items()}
 
     def state(self) -> dict:
         return {
-            "family": self.family,
+            "family": self.model.family,
             "step": self.step,
             "config": json.dumps(asdict(self.model.config)),
-            "model": unwrap(self.net).state_dict(),
-            "extra": self.extra.state_dict() if self.extra else None,
+            "model": self.model.state_dict(),
+            "extra": self.critic.state_dict() if self.critic else None,
             "opt": self.opt.state_dict(),
             "opt_d": self.opt_d.state_dict() if self.opt_d else None,
             "rng": torch.get_rng_state(),
@@ -202,8 +165,8 @@ class Trainer:
 
     def load_state(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
-        if self.extra:
-            self.extra.load_state_dict(state["extra"])
+        if self.critic:
+            self.critic.load_state_dict(state["extra"])
         self.opt.load_state_dict(state["opt"])
         if self.opt_d:
             self.opt_d.load_state_dict(state["opt_d"])
@@ -215,16 +178,12 @@ def write_grid(trainer: Trainer, held: torch.Tensor, path: Path, seed: int, vqga
     """Reconstructions (top: originals, bottom: model) and/or samples, 8 per row."""
     model = trainer.model.eval()
     gen = torch.Generator().manual_seed(seed)
+    rows = []
     with torch.no_grad():
-        if trainer.family == "transformer":
-            rows = [vqgan.decode_sequence(model.sample(8, generator=gen, top_k=100))]
-        else:
-            rows = []
-            if trainer.family in ("ae", "vae", "vqgan"):
-                rec = model(held[:8])
-                rows += [held[:8], (rec[0] if isinstance(rec, tuple) else rec).clamp(-1, 1)]
-            if trainer.family in ("vae", "gan"):
-                rows.append(model.sample(8, generator=gen))
+        if model.reconstructs:
+            rows += [held[:8], model.reconstruct(held[:8]).clamp(-1, 1)]
+        if model.samples:
+            rows.append(sample_images(model, 8, gen, decoder=vqgan, top_k=100))
     path.parent.mkdir(parents=True, exist_ok=True)
     save_image(torch.cat(rows), path, nrow=8, normalize=True, value_range=(-1, 1))
 
@@ -245,20 +204,11 @@ def atomic_save(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
-@torch.no_grad()
-def fit_autoencoder_prior(model, faces: torch.Tensor, n: int = 4096, batch: int = 256) -> None:
-    """The AE's sampling Gaussian, fitted to the latents of up to n training faces."""
-    model.eval()
-    z = torch.cat([model.encode(to_model_range(faces[i : i + batch])) for i in range(0, min(n, len(faces)), batch)])
-    model.fit_prior(z)
-
-
 def export(trainer: Trainer, out: Path, faces: torch.Tensor) -> None:
     """RUN_DIR/final: save_pretrained of the unwrapped model, written to a temp folder then swapped in."""
-    if trainer.family == "ae":
-        fit_autoencoder_prior(unwrap(trainer.net), faces)
+    trainer.model.finish_training(to_model_range(faces[:4096]))
     tmp = out.with_name(out.name + ".tmp")
-    unwrap(trainer.net).save_pretrained(tmp)
+    trainer.model.save_pretrained(tmp)
     (tmp / "README.md").unlink(missing_ok=True)  # the real model card is written by hand in weights/
     if out.exists():
         for f in out.iterdir():
@@ -307,9 +257,10 @@ def main(argv=None) -> int:
     if args.limit:
         train = train[: args.limit]
     held = to_model_range(held_faces[:64])
-    vqgan = VQGAN.from_pretrained(args.vqgan) if args.family == "transformer" else None
+    on_codes = REGISTRY[args.family].trains_on == "codes"
+    vqgan = VQGAN.from_pretrained(args.vqgan) if on_codes else None
     trainer = Trainer(args, rank, world, vqgan)
-    if args.family == "transformer":
+    if on_codes:
         cache = args.out / "codes.pt"
         if cache.exists():
             codes = torch.load(cache, weights_only=True)
@@ -344,7 +295,7 @@ def main(argv=None) -> int:
     bar = tqdm(total=args.steps, initial=trainer.step, disable=not main_process, mininterval=5, desc=args.family)
     while trainer.step < args.steps:
         idx = torch.randint(len(data), (args.batch_size,), generator=gen)
-        if args.family == "transformer":
+        if on_codes:
             batch = data[idx]
         else:
             batch = random_flip(to_model_range(data[idx]), gen)

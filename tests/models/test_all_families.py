@@ -9,7 +9,6 @@ import torch
 
 from models import REGISTRY, WeightsError
 from models.gan import discriminator_loss, generator_loss
-from models.vqgan import PatchDiscriminator, vqgan_generator_loss
 
 from .tiny import TINY
 
@@ -21,44 +20,45 @@ def make(family):
     return REGISTRY[family](TINY[family])
 
 
-def example_input(family):
+def example_input(model):
+    """What the family reads: (4, 16) codes for a model of codes, else (4, 3, 16, 16) images."""
     g = torch.Generator().manual_seed(1)
-    if family == "transformer":
+    if model.trains_on == "codes":
         return torch.randint(0, 32, (4, 16), generator=g)
-    if family == "gan":
-        return torch.randn(4, 8, generator=g)
     return torch.rand(4, 3, 16, 16, generator=g) * 2 - 1
 
 
-def output(model, family, x):
+def output(model, x):
+    """Through the family's surface: reconstructions, or next-code logits, or seeded samples."""
     model.eval()
     with torch.no_grad():
-        if family == "transformer":
+        if model.reconstructs:
+            return model.reconstruct(x)
+        if model.samples_codes:
             return model(x)
-        if family == "vqgan":
-            return model.decode_indices(model.encode_to_indices(x))
-        return model(x)
+        return model.sample(4, generator=torch.Generator().manual_seed(2))
 
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_shapes_and_finite(family):
-    model, x = make(family), example_input(family)
-    y = output(model, family, x)
-    expected = (4, 16, 32) if family == "transformer" else (4, 3, 16, 16)
+    model = make(family)
+    y = output(model, example_input(model))
+    expected = (4, 16, 32) if model.samples_codes else (4, 3, 16, 16)
     assert tuple(y.shape) == expected
     assert torch.isfinite(y).all()
-    if family != "transformer":
+    if not model.samples_codes:
         assert y.min() >= -1 and y.max() <= 1
 
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_save_load_round_trip_is_identical(family, tmp_path):
-    model, x = make(family), example_input(family)
+    model = make(family)
+    x = example_input(model)
     model.save_pretrained(tmp_path)
     assert (tmp_path / "model.safetensors").is_file() and (tmp_path / "config.json").is_file()
     loaded = REGISTRY[family].from_pretrained(tmp_path)
     assert loaded.config == model.config
-    assert torch.equal(output(model, family, x), output(loaded, family, x))
+    assert torch.equal(output(model, x), output(loaded, x))
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -90,30 +90,24 @@ def test_truncated_or_mismatched_weights_name_the_file(tmp_path):
         REGISTRY["vqgan"].from_pretrained(tmp_path)
 
 
-def _loss(family, model, x, disc=None, fixed_z=None):
-    if family in ("ae", "transformer"):
-        return model.loss(x)[0]
-    if family == "vae":
-        return model.loss(x, generator=torch.Generator().manual_seed(3))[0]
-    if family == "vqgan":
-        return vqgan_generator_loss(model, disc, x, step=0)[0]
-    raise AssertionError(family)
+def objective(model, x, critic):
+    return model.training_loss(x, 0, critic, torch.Generator().manual_seed(3))[0]
 
 
-@pytest.mark.parametrize("family", ["ae", "vae", "vqgan", "transformer"])
+@pytest.mark.parametrize("family", ["ae", "vae", "vqgan", "transformer"])  # the GAN's two losses: below
 def test_one_step_lowers_the_loss(family):
     model = make(family)
-    x = example_input(family)
-    disc = PatchDiscriminator(8) if family == "vqgan" else None
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = example_input(model)
+    critic = model.make_critic()  # the VQGAN's patch discriminator scores its reconstructions (tiny disc_start = 0)
+    opt = torch.optim.Adam(model.trainable_parameters(), lr=1e-3)
     model.train()
-    before = _loss(family, model, x, disc)
+    before = objective(model, x, critic)
     opt.zero_grad()
     before.backward()
     opt.step()
     model.eval()  # the quantizer updates usage only in training mode: measure without side effects
     with torch.no_grad():
-        after = _loss(family, model, x, disc)
+        after = objective(model, x, critic)
     assert after < before
 
 
