@@ -1,9 +1,10 @@
-"""CodeSwap web app: builds the Gradio UI, wires its events to the pipelines, launches.
+"""CodeSwap web app: the page's layout, wired to pipelines/app_core.py, which does the work.
 
     python app.py          # http://0.0.0.0:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT respected)
 
 Models load once at start-up from weights/ (or the folder / Hub repo id in CODESWAP_WEIGHTS;
-huggingface_hub honours HF_HUB_OFFLINE). Nothing per-user is kept in module globals.
+huggingface_hub honours HF_HUB_OFFLINE). Nothing per-user is kept in module globals. Each handler
+here only turns the form's values into an AppCore call and its errors into messages.
 """
 
 from __future__ import annotations
@@ -12,24 +13,17 @@ import functools
 import logging
 import os
 import tempfile
-import threading
-import time
-import uuid
 from pathlib import Path
 
 import gradio as gr
-import numpy as np
 
 from models import WeightsError
 from pipelines import __version__
+from pipelines.app_core import OUTPUT_MAX_AGE, AppCore, PhotoSettings, load_pipelines
 from pipelines.blend import REGIONS
-from pipelines.credentials import Made
 from pipelines.images import ImageError
-from pipelines.provenance import check, save_output_image
-from pipelines.sampling import SamplingPipeline, grid
-from pipelines.swap import FaceSwapPipeline, NoFaceError, SwapOptions
-from pipelines.video import Cancelled, VideoError, VideoLimits, VideoSwapPipeline
-from pipelines.visualize import code_map_image, mask_image, upscale, usage_chart, zoom
+from pipelines.swap import NoFaceError
+from pipelines.video import VideoError
 
 try:  # ZeroGPU on Hugging Face Spaces; a no-op everywhere else
     import spaces
@@ -41,13 +35,27 @@ except ImportError:
 ROOT = Path(__file__).resolve().parent
 ASSETS = ROOT / "assets"
 OUTPUT_DIR = Path(os.environ.get("GRADIO_TEMP_DIR", Path(tempfile.gettempdir()) / "gradio")) / "codeswap-outputs"
-OUTPUT_MAX_AGE = 3600  # seconds an output file is kept for download
 MAX_UPLOAD = "30mb"
 CONCURRENCY = int(os.environ.get("CODESWAP_CONCURRENCY", "2"))
 log = logging.getLogger("codeswap")
 
 # Errors a person can act on: shown as they are. Anything else is logged and reported generically.
 USER_ERRORS = (ImageError, NoFaceError, VideoError, WeightsError, ValueError)
+
+# Captions wrap instead of being cut off; the intermediates are small pictures, not a wall.
+CSS = """
+.caption-label { white-space: normal !important; overflow: visible !important; text-overflow: clip !important; }
+#swap-examples table { table-layout: fixed; width: 100%; }
+#swap-examples th { white-space: normal !important; }
+#swap-steps .grid-wrap, #explore-reconstructions .grid-wrap, #explore-completions .grid-wrap {
+  height: auto !important; max-height: none !important;
+}
+@media (max-width: 640px) {
+  #swap-steps .grid-container, #explore-completions .grid-container, #explore-reconstructions .grid-container {
+    grid-template-columns: repeat(2, minmax(0, 1fr)) !important;
+  }
+}
+"""
 
 
 def friendly_errors(fn):
@@ -58,9 +66,6 @@ def friendly_errors(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except gr.Error as e:  # need() and option checks: the person left something out
-            log.info("%s: %s", fn.__name__, e.message)
-            raise gr.Error(e.message, print_exception=False) from None
         except USER_ERRORS as e:  # the person can act on it: one log line, no traceback
             log.info("%s: %s", fn.__name__, e)
             raise gr.Error(str(e), print_exception=False) from None
@@ -99,44 +104,49 @@ class PhotoUpload(gr.Image):
         return super().preprocess(payload)
 
 
-def new_output(suffix: str) -> Path:
-    """A fresh output path; outputs older than OUTPUT_MAX_AGE are removed on the way."""
-    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
-    now = time.time()
-    for old in OUTPUT_DIR.iterdir():
-        if now - old.stat().st_mtime > OUTPUT_MAX_AGE:
-            old.unlink(missing_ok=True)
-    return OUTPUT_DIR / f"codeswap-{uuid.uuid4().hex[:12]}{suffix}"
-
-
-def save_png(image: np.ndarray, made: Made) -> str:
-    """An output file for Gradio to serve: labels, C2PA manifest, written atomically."""
-    path = new_output(".png")
-    save_output_image(image, path, made)
-    return str(path)
-
-
-def need(value, what: str):
-    if value is None or (isinstance(value, str) and not value):
-        raise gr.Error(f"Please provide {what}.", print_exception=False)
-    return value
-
-
+FACE_CHOICES = [("All faces", "all"), ("The largest", "largest"), ("The one most like the reference photo", "similar")] + [
+    (f"Face number {i}" + (" (the clearest)" if i == 0 else ""), str(i)) for i in range(10)
+]
 EXPRESSION_CHOICES = [
     ("The source's", "source"),
     ("The target's mouth (it keeps talking)", "mouth"),
     ("The target's eyes and mouth", "target"),
 ]
+REFERENCE = "Reference: a photo of the person to replace (for 'the one most like the reference photo')"
+HOW_IT_WORKS = (
+    "**How it works:** both faces are found and aligned, turned into a 16x16 grid of codes by a VQGAN, and the "
+    "source's codes replace the target's inside the chosen regions. The result is decoded, given the source's fine "
+    "detail at the photo's resolution, colour-matched and blended into the target photo; it carries an invisible "
+    "watermark and Content Credentials (see About)."
+)
 
 
-def swap_options(regions, target_face, strength, softness, color, harmonize=False, detail=1.0, expression="source") -> SwapOptions:
-    if not regions:
-        raise gr.Error("Choose at least one face region to swap.", print_exception=False)
-    return SwapOptions(
-        regions=tuple(regions), target_face=str(target_face), strength=float(strength), softness=float(softness),
-        color_correction=bool(color), harmonize=bool(harmonize), detail=float(detail),
-        expression=str(expression or "source"),
+def swap_settings_panel(video: bool) -> list[gr.components.Component]:
+    """The options shared by the photo and the video tab, in plain words -> [regions, target face,
+    strength, softness, colour, detail, expression, harmonize (photo only)]."""
+    with gr.Row():
+        regions = gr.CheckboxGroup(list(REGIONS), value=["face"], label="What to swap", info="The whole face, or only some of its parts")
+        target = gr.Dropdown(
+            FACE_CHOICES, value="all", label="Which faces to replace",
+            info="In a video, face number N is the N-th person to appear" if video else "When the target photo has several faces",
+        )  # fmt: skip
+    with gr.Row():
+        strength = gr.Slider(
+            0, 1, value=1.0, step=0.05, label="Strength", info="1 = fully the source's face; lower lets the original through"
+        )
+        softness = gr.Slider(0, 0.3, value=0.08, step=0.01, label="Edge softness", info="How gradually the new face fades into the photo")
+        detail = gr.Slider(
+            0, 1, value=1.0, step=0.05, label="Fine detail from the source photo",
+            info="1 = the source's own skin texture and sharpness; 0 = only what the model's codes hold (softer)",
+        )  # fmt: skip
+    expression = gr.Radio(
+        EXPRESSION_CHOICES, value="mouth" if video else "source", label="Whose expression",
+        info="Keep the target's mouth (and eyes) so the person still talks and blinks",
     )  # fmt: skip
+    with gr.Row():
+        color = gr.Checkbox(value=True, label="Match the target's skin colour and light", min_width=240)
+        harmonize = None if video else gr.Checkbox(value=False, label="Smooth the seam with the code transformer (slower)", min_width=240)
+    return [c for c in (regions, target, strength, softness, color, detail, expression, harmonize) if c is not None]
 
 
 def model_cards() -> str:
@@ -214,166 +224,60 @@ glance: treat every output as synthetic media, never as evidence of anything.
 """
 
 
-def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: SamplingPipeline) -> gr.Blocks:
-    """The UI. Every handler closes over the pipelines loaded once at start-up."""
-    vq = swapper.vqgan
-    k, depth = vq.config.codebook_size, vq.config.quantizer_depth
-    region_names = list(REGIONS)
-    face_choices = ["all", "largest", "similar"] + [str(i) for i in range(10)]
-    families = [
-        f
-        for f in ("ae", "vae", "gan", "vqgan")
-        if sampler.models[f] is not None and (f != "vqgan" or sampler.models["transformer"] is not None)
-    ]
-    stop_video: dict[str, threading.Event] = {}  # session -> the Stop signal of its running video swap
+def build_app(core: AppCore) -> gr.Blocks:
+    """The page: one tab per task, each button wired to one AppCore method through a thin handler."""
+    families = core.sampling_families
+    usage_text, usage_picture = core.codebook_usage()
 
     @gpu
     @friendly_errors
-    def swap_photo(
-        source, target, regions, target_face, strength, softness, color, harmonize, reference=None, detail=1.0, expression="source",
-        progress=gr.Progress(),
-    ):  # fmt: skip
-        need(source, "a source photo (the face to use)")
-        need(target, "a target photo (the photo to change)")
-        progress(0.1, desc="Detecting and swapping faces")
-        r = swapper(source, target, swap_options(regions, target_face, strength, softness, color, harmonize, detail, expression),
-                    reference=reference)  # fmt: skip
-        gallery = [
-            (upscale(r.source_crop), "source face, aligned"),
-            (upscale(r.target_crops[0]), "target face, aligned"),
-            (code_map_image(r.source_codes, k, 16, depth), "source codes"),
-            (code_map_image(r.target_codes[0], k, 16, depth), "target codes"),
-            (code_map_image(r.swap_codes[0], k, 16, depth), "swapped codes"),
-            (mask_image(r.token_mask.astype(np.float32), 16), "code mask (white: source codes)"),
-            (upscale(r.decoded[0]), "decoded swap, before blending"),
-            (mask_image(r.mask, max(1, 256 // r.mask.shape[0])), "blend mask"),
-        ]
-        stages = " · ".join(f"{name} {sec * 1000:.0f} ms" for name, sec in r.timings.items())
-        warnings = "".join(f" Warning: {w}." for w in r.warnings)
-        return (
-            save_png(r.image, Made("face swap", ("vqgan",), len(r.target_faces))),
-            gallery,
-            f"{len(r.target_faces)} face(s) swapped.{warnings} {stages}",
-        )
+    def swap_photo(source, target, regions, target_face, strength, softness, color, harmonize, reference=None, detail=1.0,
+                   expression="source", progress=gr.Progress()):  # fmt: skip
+        settings = PhotoSettings(regions, target_face, strength, softness, color, detail, expression, harmonize)
+        return core.swap_photo(source, target, settings, reference, progress=lambda f, what: progress(f, desc=what))
 
     @gpu
     @friendly_errors
-    def swap_video(
-        source, clip, regions, target_face, strength, softness, color, detect_every, reference=None, detail=1.0,
-        expression="mouth", request: gr.Request = None, progress=gr.Progress(),
-    ):  # fmt: skip
-        need(source, "a source photo (the face to use)")
-        need(clip, "a video")
-        out = new_output(".mp4")
-        session = request.session_hash if request is not None else None
-        stop = threading.Event()
-        stop_video[session] = stop
-        try:
-            opts = swap_options(regions, target_face, strength, softness, color, detail=detail, expression=expression)
-            r = video(
-                source, clip, out, opts,
-                detect_every=int(detect_every), progress=lambda done, total: progress((done, total), desc="Swapping frames", unit="frames"),
-                reference=reference, cancel=stop,
-            )  # fmt: skip
-        except Cancelled:  # the person asked for it: a message, not an error
-            return None, "Stopped: the video swap was cancelled and no output was written."
-        finally:
-            if stop_video.get(session) is stop:
-                del stop_video[session]
-        audio = "kept" if r.has_audio else "none in the input"
-        note = f" Note: {r.note}." if r.note else ""
-        return str(out), f"{r.frames} frames, {r.frames_with_faces} swapped, {r.frames / r.seconds:.1f} frames/s; audio {audio}.{note}"
+    def swap_example(source, target, progress=gr.Progress()):
+        return core.swap_photo(source, target, PhotoSettings(["face"]), progress=lambda f, what: progress(f, desc=what))
+
+    @gpu
+    @friendly_errors
+    def swap_video(source, clip, regions, target_face, strength, softness, color, detect_every, reference=None, detail=1.0,
+                   expression="mouth", request: gr.Request = None, progress=gr.Progress()):  # fmt: skip
+        settings = PhotoSettings(regions, target_face, strength, softness, color, detail, expression)
+        return core.swap_video(
+            source, clip, settings, detect_every, reference, session=request.session_hash if request is not None else None,
+            progress=lambda done, total: progress((done, total), desc="Swapping frames", unit="frames"),
+        )  # fmt: skip
 
     def cancel_video(request: gr.Request = None) -> str:
-        """The Stop button: the running video swap of this session stops at its next frame."""
-        stop = stop_video.get(request.session_hash) if request is not None else None
-        if stop is None:
-            return "Nothing to stop."
-        stop.set()
-        return "Stopping..."
+        return core.stop_video(request.session_hash if request is not None else None)
 
-    @gpu
-    @friendly_errors
-    def sample(family, n, seed, temperature, top_k, top_p, truncation):
-        images = sampler.sample(
-            family, int(n), int(seed), float(temperature), float(truncation) if truncation else None,
-            int(top_k) if top_k else None, float(top_p) if top_p and top_p < 1 else None,
-        )  # fmt: skip
-        return save_png(zoom(grid(images, columns=min(8, int(n))), 2), Made(f"{int(n)} samples from the {family} model", (family,)))
-
-    @gpu
-    @friendly_errors
-    def reconstruct(photo):
-        need(photo, "a photo with a face")
-        r = sampler.reconstruct(photo)
-        return [(upscale(img), f"{name}, {img.shape[0]}x{img.shape[1]}") for name, img in r.items()]
-
-    @gpu
-    @friendly_errors
-    def interpolate(photo_a, photo_b, family, steps, mode):
-        need(photo_a, "the first photo")
-        need(photo_b, "the second photo")
-        frames = sampler.interpolate(photo_a, photo_b, family, int(steps), mode)
-        return save_png(zoom(grid(frames, columns=len(frames)), 2), Made(f"an interpolation with the {family} model", (family,)))
-
-    @gpu
-    @friendly_errors
-    def complete(photo, keep, n, seed, temperature):
-        need(photo, "a photo with a face")
-        r = sampler.complete(photo, keep, int(n), int(seed), float(temperature))
-        kept = mask_image(r["kept"].astype(np.float32), 16)
-        return [(upscale(r["input"]), "input"), (kept, "kept codes (white)")] + [
-            (upscale(v), f"variation {i + 1}") for i, v in enumerate(r["variations"])
-        ]
-
-    @friendly_errors
-    def check_file(file):
-        need(file, "an image or a video")
-        return check(file).summary()
-
-    usage = vq.quantizer.usage.numpy()
-    used = int((usage > 0.1 / k).sum())
-    stage = " of the first stage" if depth > 1 else ""
-    usage_text = f"{used} of {k} codes{stage} in regular use during training (running usage above a tenth of uniform)."
+    sample, reconstruct, interpolate, complete, check_file = (
+        gpu(friendly_errors(f)) for f in (core.sample, core.reconstruct, core.interpolate, core.complete, core.check_file)
+    )
 
     with gr.Blocks(title="CodeSwap", delete_cache=(1800, OUTPUT_MAX_AGE)) as demo:
         gr.Markdown(
-            f"# CodeSwap {__version__}\nFace swap by exchanging VQGAN codes, and the classic generative models on faces. "
-            "Runs on 2 CPU cores. Every output is labelled synthetic."
+            f"# CodeSwap {__version__}\nPut one person's face into another photo or video, and explore the classic generative "
+            "models of faces. Runs on 2 CPU cores. Every output is marked as synthetic."
         )
         with gr.Tab("Swap photos", id="swap"):
             with gr.Row():
                 src = PhotoUpload(label="Source: the face to use (A)", sources=["upload", "webcam", "clipboard"], elem_id="swap-source")
-                tgt = PhotoUpload(
-                    label="Target: the photo to change (B)",
-                    sources=["upload", "webcam", "clipboard"],
-                    elem_id="swap-target",
-                )
-                out = gr.Image(
-                    type="filepath",
-                    label="Result",
-                    format="png",
-                    interactive=False,
-                    elem_id="swap-result",
-                    buttons=["download", "fullscreen"],
-                )
-            with gr.Accordion("Options", open=False):
-                with gr.Row():
-                    regions = gr.CheckboxGroup(region_names, value=["face"], label="Face regions to swap")
-                    target_face = gr.Dropdown(face_choices, value="all", label="Target face (index 0 = most confident)")
-                with gr.Row():
-                    strength = gr.Slider(0, 1, value=1.0, step=0.05, label="Strength")
-                    softness = gr.Slider(0, 0.3, value=0.08, step=0.01, label="Edge softness")
-                    color = gr.Checkbox(value=True, label="Colour correction")
-                    detail = gr.Slider(0, 1, value=1.0, step=0.05, label="Source detail (0 = pure code exchange)")
-                    expression = gr.Radio(EXPRESSION_CHOICES, value="source", label="Expression")
-                    harmonize = gr.Checkbox(
-                        value=False, label="Harmonize seam with the transformer", interactive=swapper.transformer is not None
-                    )
-                ref = PhotoUpload(label="Reference: the person to replace (for target face 'similar')", height=160)
+                tgt = PhotoUpload(label="Target: the photo to change (B)", sources=["upload", "webcam", "clipboard"], elem_id="swap-target")
+                out = gr.Image(type="filepath", label="Result", format="png", interactive=False, elem_id="swap-result",
+                               buttons=["download", "fullscreen"])  # fmt: skip
             go = gr.Button("Swap", variant="primary", elem_id="swap-button")
             info = gr.Markdown()
-            steps = gr.Gallery(label="Intermediates", columns=8, height="auto")
+            gr.Markdown(HOW_IT_WORKS)
+            with gr.Accordion("Options", open=False):
+                settings = swap_settings_panel(video=False)
+                ref = PhotoUpload(label=REFERENCE, height=160)
+            with gr.Accordion("Intermediate steps", open=False):
+                steps = gr.Gallery(label="From the aligned faces to the decoded swap", columns=4, height="auto", elem_id="swap-steps")
+            regions, target_face, strength, softness, color, detail, expression, harmonize = settings
             go.click(
                 swap_photo,
                 [src, tgt, regions, target_face, strength, softness, color, harmonize, ref, detail, expression],
@@ -381,34 +285,25 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
                 api_name="swap_photo",
             )
             astronaut, generated = str(ASSETS / "astronaut.png"), str(ASSETS / "generated_face_vae.png")
-            photo_inputs = [src, tgt, regions, target_face, strength, softness, color, harmonize]
-            gr.Examples(
-                [[astronaut, generated, ["face"], "all", 1.0, 0.08, True, False],
-                 [generated, astronaut, ["eyes", "mouth"], "all", 1.0, 0.08, True, False]],
-                photo_inputs, [out, steps, info], swap_photo, cache_examples=True, cache_mode="lazy",
-            )  # fmt: skip
+            gr.Examples([[astronaut, generated], [generated, astronaut]], [src, tgt], [out, steps, info], swap_example,
+                        cache_examples=True, cache_mode="lazy", label="Examples (public-domain and generated faces)",
+                        elem_id="swap-examples")  # fmt: skip
 
         with gr.Tab("Swap video", id="video"):
             with gr.Row():
                 vsrc = PhotoUpload(label="Source: the face to use", sources=["upload", "webcam", "clipboard"], elem_id="video-source")
                 vin = gr.Video(label="Video", sources=["upload"], elem_id="video-input")
                 vout = gr.Video(label="Result (with the original audio)", interactive=False, elem_id="video-result", buttons=["download"])
-            with gr.Accordion("Options", open=False):
-                with gr.Row():
-                    vregions = gr.CheckboxGroup(region_names, value=["face"], label="Face regions to swap")
-                    vtarget = gr.Dropdown(face_choices, value="all", label="Faces to swap (N = the N-th person to appear)")
-                    vdetect = gr.Slider(1, 5, value=3, step=1, label="Detect every k-th frame (track in between)")
-                with gr.Row():
-                    vstrength = gr.Slider(0, 1, value=1.0, step=0.05, label="Strength")
-                    vsoft = gr.Slider(0, 0.3, value=0.08, step=0.01, label="Edge softness")
-                    vcolor = gr.Checkbox(value=True, label="Colour correction")
-                    vdetail = gr.Slider(0, 1, value=1.0, step=0.05, label="Source detail (0 = pure code exchange)")
-                    vexpression = gr.Radio(EXPRESSION_CHOICES, value="mouth", label="Expression")
-                vref = PhotoUpload(label="Reference: the person to replace (for 'similar')", height=160)
             with gr.Row():
                 vgo = gr.Button("Swap video", variant="primary", elem_id="video-button", scale=4)
                 vstop = gr.Button("Stop", variant="stop", elem_id="video-stop", scale=1)
             vinfo = gr.Markdown()
+            with gr.Accordion("Options", open=False):
+                vsettings = swap_settings_panel(video=True)
+                vdetect = gr.Slider(1, 5, value=3, step=1, label="Look for faces every k-th frame",
+                                    info="Faces are followed in between; 1 is slowest and surest")  # fmt: skip
+                vref = PhotoUpload(label=REFERENCE, height=160)
+            vregions, vtarget, vstrength, vsoft, vcolor, vdetail, vexpression = vsettings
             vgo.click(
                 swap_video,
                 [vsrc, vin, vregions, vtarget, vstrength, vsoft, vcolor, vdetect, vref, vdetail, vexpression],
@@ -419,48 +314,50 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
             vstop.click(cancel_video, None, vinfo, api_name="cancel_video", queue=False)
 
         with gr.Tab("Sample", id="sample"):
+            gr.Markdown("Faces that never existed, drawn from each model family (each at its own resolution).")
             with gr.Row():
-                family = gr.Radio(families, value=families[-1] if families else None, label="Model family")
+                family = gr.Radio(families, value=families[-1] if families else None, label="Model family",
+                                  info="vqgan: the VQGAN's codes drawn by its transformer prior")  # fmt: skip
                 n = gr.Slider(1, 32, value=16, step=1, label="How many")
-                seed = gr.Number(value=0, precision=0, label="Seed")
-            with gr.Row():
-                temperature = gr.Slider(0.1, 1.5, value=1.0, step=0.05, label="Temperature (ae, vae, vqgan)")
-                top_k = gr.Slider(0, 512, value=100, step=1, label="Top-k (vqgan; 0 = off)")
-                top_p = gr.Slider(0.05, 1.0, value=1.0, step=0.05, label="Top-p (vqgan; 1 = off)")
-                truncation = gr.Slider(0, 3, value=0, step=0.1, label="Truncation (gan; 0 = off)")
+                seed = gr.Number(value=0, precision=0, label="Seed", info="The same seed gives the same faces")
+            with gr.Accordion("Sampling options", open=False), gr.Row():
+                temperature = gr.Slider(0.1, 1.5, value=1.0, step=0.05, label="Temperature", info="ae, vae, vqgan: lower = plainer faces")
+                top_k = gr.Slider(0, 512, value=100, step=1, label="Top-k", info="vqgan: draw each code among the k likeliest (0 = off)")
+                top_p = gr.Slider(0.05, 1.0, value=1.0, step=0.05, label="Top-p", info="vqgan: among the likeliest codes up to p (1 = off)")
+                truncation = gr.Slider(0, 3, value=0, step=0.1, label="Truncation", info="gan: redraw latents beyond this (0 = off)")
             sgo = gr.Button("Sample", variant="primary")
-            sizes = ", ".join(f"{f} {sampler.size_of(f)}x{sampler.size_of(f)}" for f in families)
-            sout = gr.Image(type="filepath", label=f"Samples (each family at its own resolution: {sizes})", format="png", interactive=False)
+            sizes = ", ".join(f"{f} {core.sampler.size_of(f)}x{core.sampler.size_of(f)}" for f in families)
+            sout = gr.Image(type="filepath", label=f"Samples ({sizes})", format="png", interactive=False)
             sgo.click(sample, [family, n, seed, temperature, top_k, top_p, truncation], sout, api_name="sample")
 
         with gr.Tab("Explore", id="explore"):
-            gr.Markdown("### Reconstruction by every model")
+            gr.Markdown("### Reconstruction by every model\nThe same face through each model's encoder and decoder.")
             with gr.Row():
-                rin = PhotoUpload(label="A photo with a face")
-                rout = gr.Gallery(label="input · ae · vae · vqgan", columns=4, height="auto")
-            gr.Button("Reconstruct").click(reconstruct, rin, rout, api_name="reconstruct")
+                rin = PhotoUpload(label="A photo with a face", elem_id="explore-reconstruct-input")
+                rout = gr.Gallery(label="input · ae · vae · vqgan", columns=4, height="auto", elem_id="explore-reconstructions")
+            gr.Button("Reconstruct", elem_id="explore-reconstruct-button").click(reconstruct, rin, rout, api_name="reconstruct")
             gr.Markdown("### Interpolation between two faces")
             with gr.Row():
                 ia = PhotoUpload(label="First face")
                 ib = PhotoUpload(label="Second face")
                 with gr.Column():
-                    ifam = gr.Radio(["ae", "vae", "vqgan"], value="vae", label="Latent space")
+                    ifam = gr.Radio(core.sampler.encoders(), value="vae", label="Latent space")
                     isteps = gr.Slider(2, 16, value=8, step=1, label="Steps")
-                    imode = gr.Radio(["lerp", "slerp"], value="slerp", label="Interpolation")
+                    imode = gr.Radio(["lerp", "slerp"], value="slerp", label="Path", info="slerp follows the sphere the latents live near")
             iout = gr.Image(type="filepath", label="Interpolation", format="png", interactive=False)
             gr.Button("Interpolate").click(interpolate, [ia, ib, ifam, isteps, imode], iout, api_name="interpolate")
-            gr.Markdown("### Transformer completion: keep part of a face's codes, sample the rest")
+            gr.Markdown("### Completion by the transformer\nKeep part of a face's codes and let the transformer redraw the rest.")
             with gr.Row():
                 cin = PhotoUpload(label="A photo with a face")
                 with gr.Column():
-                    ckeep = gr.Dropdown(["top"] + region_names, value="top", label="Keep the top half, or resample this region")
+                    ckeep = gr.Dropdown(["top"] + list(REGIONS), value="top", label="Keep the top half, or redraw this part")
                     cn = gr.Slider(1, 8, value=4, step=1, label="Variations")
                     cseed = gr.Number(value=0, precision=0, label="Seed")
                     ctemp = gr.Slider(0.1, 1.5, value=1.0, step=0.05, label="Temperature")
-            cout = gr.Gallery(label="Completions", columns=6, height="auto")
+            cout = gr.Gallery(label="Completions", columns=6, height="auto", elem_id="explore-completions")
             gr.Button("Complete").click(complete, [cin, ckeep, cn, cseed, ctemp], cout, api_name="complete")
             gr.Markdown(f"### VQGAN codebook usage\n{usage_text}")
-            gr.Image(usage_chart(usage), label="Codes sorted by running usage", interactive=False, format="png")
+            gr.Image(usage_picture, label="Codes sorted by running usage", interactive=False, format="png")
 
         with gr.Tab("Check a file", id="check"):
             gr.Markdown(
@@ -478,20 +375,15 @@ def build_app(swapper: FaceSwapPipeline, video: VideoSwapPipeline, sampler: Samp
     return demo
 
 
-def load_pipelines(root=None) -> tuple[FaceSwapPipeline, VideoSwapPipeline, SamplingPipeline]:
-    swapper = FaceSwapPipeline.from_pretrained(root)
-    sampler = SamplingPipeline.from_pretrained(root, detector=swapper.detector)
-    return swapper, VideoSwapPipeline(swapper, VideoLimits()), sampler
-
-
 def main() -> None:
     logging.basicConfig(level=logging.INFO)
-    demo = build_app(*load_pipelines(os.environ.get("CODESWAP_WEIGHTS")))
-    demo.launch(
+    core = AppCore(*load_pipelines(os.environ.get("CODESWAP_WEIGHTS")), output_dir=OUTPUT_DIR)
+    build_app(core).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
         max_file_size=MAX_UPLOAD,
         footer_links=["api", "gradio"],
         theme=gr.themes.Soft(),
+        css=CSS,
     )
 
 

@@ -36,7 +36,7 @@ from pipelines import FaceSwapPipeline, SwapOptions
 from pipelines.faces import detect_faces
 from pipelines.images import load_image
 from pipelines.video import VideoLimits, VideoSwapPipeline
-from training.identity import dlib_models, dlib_model_dir, describe_faces_in_image
+from training.identity import describe_faces_in_image, dlib_model_dir, dlib_models
 
 from .common import PHOTOS, VIDEOS, machine, table
 

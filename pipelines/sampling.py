@@ -70,6 +70,15 @@ class SamplingPipeline:
             raise ValueError(f"the {family} model is not loaded (weights/{family} missing)")
         return m
 
+    def available(self) -> list[str]:
+        """The families that can sample here: loaded, with their prior when they sample through one."""
+        loaded = {f for f, m in self.models.items() if m is not None}
+        return [f for f in FAMILIES if f in loaded and (self.models[f].prior_family or f) in loaded]
+
+    def encoders(self) -> list[str]:
+        """The loaded families with an encoder (reconstruction, interpolation)."""
+        return [f for f, m in self.models.items() if m is not None and m.reconstructs]
+
     def size_of(self, family: str) -> int:
         """Side of the faces a family makes and reads (a model of codes: its decoder's)."""
         m = self.model(family)
@@ -109,7 +118,7 @@ class SamplingPipeline:
         """One photo's face through every autoencoding family -> {"input", "ae", "vae", "vqgan"} crops;
         each family's at its own resolution, "input" at the largest."""
         rgb, face = self.find_face(image, "photo")
-        loaded = [f for f, m in self.models.items() if m is not None and m.reconstructs]
+        loaded = self.encoders()
         out = {"input": align_face(rgb, face.landmarks, max(self.size_of(f) for f in loaded))[0]} if loaded else {}
         for family in loaded:
             m = self.models[family]

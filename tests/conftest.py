@@ -31,6 +31,26 @@ def _codeswap_home(tmp_path_factory):
         os.environ.pop(name, None)
 
 
+@pytest.fixture(scope="session")
+def swapper():
+    """The photo swap on the shipped weights, loaded once for the whole session (it keeps no state
+    between calls)."""
+    from pipelines import FaceSwapPipeline
+
+    return FaceSwapPipeline.from_pretrained()
+
+
+@pytest.fixture(scope="session")
+def sampler(swapper):
+    """Every shipped family, loaded once; shares the swap's face detector."""
+    from pipelines import SamplingPipeline
+
+    p = SamplingPipeline.from_pretrained(detector=swapper.detector)
+    missing = [k for k, m in p.models.items() if m is None]
+    assert not missing, f"weights missing for {missing}"
+    return p
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import pytest
 from gradio_client import handle_file
 from PIL import Image
 
-from .conftest import VIDEOS, app_files, photo
+from .conftest import ROOT, VIDEOS, app_files, photo
+
+ASSETS = ROOT / "assets"
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -155,6 +158,68 @@ def test_browser_photo_and_video_swap(app_url, tmp_path):
         video = page.wait_for_selector("#video-result video", timeout=300_000)
         assert "codeswap-" in video.get_attribute("src")
         page.screenshot(path=str(tmp_path / "video.png"))
+    finally:
+        chrome.close()
+        pw.stop()
+
+
+TABS = ["Swap photos", "Swap video", "Sample", "Explore", "Check a file", "About"]
+# Where the layout test keeps its screenshots: a temporary folder, or (to refresh the README's)
+# CODESWAP_SCREENSHOTS=docs/screenshots python -m pytest tests/test_app.py -k fits
+SCREENSHOTS = os.environ.get("CODESWAP_SCREENSHOTS")
+
+
+def open_tab(page, name: str) -> None:
+    """Click a tab; at phone width most tabs sit in Gradio's "More tabs" menu."""
+    tab = page.get_by_role("tab", name=name)
+    if tab.count() and tab.first.is_visible():
+        tab.first.click()
+    else:
+        page.click("button[aria-label='More tabs']")
+        page.locator(".overflow-dropdown button", has_text=name).click()
+    page.wait_for_timeout(500)
+
+
+def cut_off_text(page) -> list[str]:
+    """Captions and labels whose text does not fit their box (shown with an ellipsis or clipped)."""
+    return page.evaluate(
+        """() => Array.from(document.querySelectorAll('.caption-label, [data-testid=block-label] span, th'))
+              .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
+              .map(e => e.innerText)"""
+    )
+
+
+@pytest.mark.parametrize("width", [1400, 390])
+def test_every_tab_fits_at_desktop_and_phone_width(app_url, tmp_path, width):
+    """Every tab, with a swap's intermediates and the reconstructions shown: no horizontal scroll and
+    no cut-off caption, at a desktop width and at a phone's (390 px). Full-page screenshots of each."""
+    folder = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    pw, chrome = browser()
+    try:
+        page = chrome.new_page(viewport={"width": width, "height": 900})
+        page.goto(app_url, wait_until="networkidle")
+        page.locator("#swap-source input[type=file]").set_input_files(str(ASSETS / "astronaut.png"))
+        page.locator("#swap-target input[type=file]").set_input_files(str(photo("woman_redhair_wide.jpg")))
+        page.wait_for_selector("#swap-target img", timeout=30_000)
+        page.click("#swap-button")
+        page.wait_for_selector("#swap-result img", timeout=120_000)
+        page.get_by_text("Intermediate steps").click()
+        page.wait_for_selector("#swap-steps .caption-label", timeout=30_000)
+        problems = {}
+        for name in TABS:
+            open_tab(page, name)
+            if name == "Explore":
+                page.locator("#explore-reconstruct-input input[type=file]").set_input_files(str(ASSETS / "astronaut.png"))
+                page.wait_for_selector("#explore-reconstruct-input img", timeout=30_000)
+                page.click("#explore-reconstruct-button")
+                page.wait_for_selector("#explore-reconstructions .caption-label", timeout=60_000)
+            scroll = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            cut = cut_off_text(page)
+            if scroll > 0 or cut:
+                problems[name] = {"horizontal scroll px": scroll, "cut off": cut}
+            page.screenshot(path=str(folder / f"{name.lower().replace(' ', '-')}-{width}.jpg"), full_page=True, type="jpeg", quality=70)
+        assert not problems, problems
     finally:
         chrome.close()
         pw.stop()

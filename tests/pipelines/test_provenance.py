@@ -13,7 +13,6 @@ from pipelines import credentials, provenance, watermark
 from pipelines.blend import is_grey
 from pipelines.faces import align_face, detect_faces
 from pipelines.images import load_image
-from pipelines.sampling import SamplingPipeline
 from pipelines.swap import FaceSwapPipeline, SwapOptions
 from pipelines.swap import main as swap_main
 
@@ -23,8 +22,8 @@ REAL = ["woman_redhair_wide.jpg", "man_laughing_closeup.png", "man_sports_jersey
 
 
 @pytest.fixture(scope="module")
-def pipe():
-    return FaceSwapPipeline.from_pretrained()
+def pipe(swapper):
+    return swapper
 
 
 def jpeg(image: np.ndarray, quality: int = 75) -> np.ndarray:
@@ -76,8 +75,8 @@ def test_a_black_and_white_photo_gets_a_black_and_white_face(pipe):
     assert not np.array_equal(r.image, load_image(target))
 
 
-def test_samples_are_marked():
-    samples = SamplingPipeline.from_pretrained().sample("vqgan", n=3, seed=1)
+def test_samples_are_marked(sampler):
+    samples = sampler.sample("vqgan", n=3, seed=1)
     assert all(watermark.read_face(s).found for s in samples)
 
 

@@ -10,17 +10,14 @@ import pytest
 import torch
 from PIL import Image
 
-from pipelines.sampling import SamplingPipeline, slerp
+from pipelines.sampling import slerp
 
 from ..conftest import ROOT, photo
 
 
 @pytest.fixture(scope="module")
-def pipe():
-    p = SamplingPipeline.from_pretrained()
-    missing = [k for k, m in p.models.items() if m is None]
-    assert not missing, f"weights missing for {missing}"
-    return p
+def pipe(sampler):
+    return sampler
 
 
 @pytest.mark.parametrize("family", ["ae", "vae", "gan", "vqgan"])

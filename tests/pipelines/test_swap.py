@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipelines import FaceSwapPipeline, NoFaceError
+from pipelines import NoFaceError
 from pipelines.blend import region_mask
 from pipelines.images import ImageError, load_image
 
@@ -17,8 +17,8 @@ from ..conftest import ROOT, photo
 
 
 @pytest.fixture(scope="module")
-def pipe():
-    return FaceSwapPipeline.from_pretrained()
+def pipe(swapper):
+    return swapper
 
 
 @pytest.fixture(scope="module")

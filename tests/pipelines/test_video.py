@@ -13,7 +13,7 @@ from PIL import Image
 
 from pipelines.faces import align_face
 from pipelines.provenance import check
-from pipelines.swap import FaceSwapPipeline, SwapOptions
+from pipelines.swap import SwapOptions
 from pipelines.tracking import FaceTracker, ShotSmoother
 from pipelines.video import Cancelled, VideoError, VideoLimits, VideoSwapPipeline
 
@@ -24,8 +24,8 @@ SHORT = VIDEOS / "person_waving_frontal_short.mp4"  # 66 frames, 464x560, no aud
 
 
 @pytest.fixture(scope="module")
-def pipe():
-    return VideoSwapPipeline(FaceSwapPipeline.from_pretrained())
+def pipe(swapper):
+    return VideoSwapPipeline(swapper)
 
 
 @pytest.fixture(scope="module")
@@ -103,11 +103,11 @@ def test_audio_only_file_has_no_video_stream(pipe, tmp_path):
     assert not (tmp_path / "out.mp4").exists()
 
 
-def test_limits_are_enforced_before_work(tmp_path):
-    small = VideoSwapPipeline(FaceSwapPipeline.from_pretrained(), VideoLimits(max_frames=10))
+def test_limits_are_enforced_before_work(pipe, tmp_path):
+    small = VideoSwapPipeline(pipe.swapper, VideoLimits(max_frames=10))
     with pytest.raises(VideoError, match="over the limit"):
         small(photo("man_portrait_flags_720p.jpg"), SHORT, tmp_path / "out.mp4")
-    tiny = VideoSwapPipeline(FaceSwapPipeline.from_pretrained(), VideoLimits(max_pixels=100_000))
+    tiny = VideoSwapPipeline(pipe.swapper, VideoLimits(max_pixels=100_000))
     with pytest.raises(VideoError, match="megapixels"):
         tiny(photo("man_portrait_flags_720p.jpg"), SHORT, tmp_path / "out.mp4")
     assert list(tmp_path.iterdir()) == []
