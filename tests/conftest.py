@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,32 @@ def photo(name: str) -> Path:
     if not path.is_file():
         pytest.fail(f"test photo missing: {path} (tests need ../shared/data beside the clone)")
     return path
+
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(capsys):
+    """run(main, *args): a command line's main(argv) in this process, as the shell would run it (exit
+    code, stdout, stderr), without a new interpreter importing torch and loading the weights again.
+    An uncaught exception fails the test, as a traceback would. tests/test_readme.py runs the real
+    commands in a shell."""
+
+    def run(main, *args) -> CliResult:
+        capsys.readouterr()
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as e:  # argparse's usage errors
+            code = e.code if isinstance(e.code, int) else 1
+        out, err = capsys.readouterr()
+        return CliResult(code, out, err)
+
+    return run
 
 
 def free_port() -> int:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+from pipelines.sample import main as sample_main
 from pipelines.sampling import slerp
 
-from ..conftest import ROOT, photo
+from ..conftest import photo
 
 
 @pytest.fixture(scope="module")
@@ -89,16 +87,14 @@ def test_completion_variations(pipe):
     assert eyes["kept"].sum() > 200
 
 
-def test_sample_cli_is_reproducible(tmp_path):
+def test_sample_cli_is_reproducible(cli, tmp_path):
     def run(seed, name):
         out = tmp_path / name
-        r = subprocess.run([sys.executable, "-m", "pipelines.sample", "vae", "-n", "4", "--seed", str(seed), "-o", str(out)],
-                           cwd=ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
+        r = cli(sample_main, "vae", "-n", "4", "--seed", seed, "-o", out)
         assert r.returncode == 0, r.stderr
         return np.asarray(Image.open(out))
 
     assert np.array_equal(run(0, "a.png"), run(0, "b.png"))
     assert not np.array_equal(run(0, "a.png"), run(1, "c.png"))
-    bad = subprocess.run([sys.executable, "-m", "pipelines.sample", "vae", "-n", "0", "-o", str(tmp_path / "d.png")],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
+    bad = cli(sample_main, "vae", "-n", "0", "-o", tmp_path / "d.png")
     assert bad.returncode != 0 and "n must be" in bad.stderr and not (tmp_path / "d.png").exists()

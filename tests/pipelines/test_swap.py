@@ -12,6 +12,7 @@ from PIL import Image
 from pipelines import NoFaceError
 from pipelines.blend import region_mask
 from pipelines.images import ImageError, load_image
+from pipelines.swap import main
 
 from ..conftest import ROOT, photo
 
@@ -125,13 +126,9 @@ def test_accepts_pil_rgba_and_grayscale(pipe):
     assert out.image.shape == (gray.size[1], gray.size[0], 3)
 
 
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "pipelines.swap", *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=300)
-
-
-def test_cli_writes_a_labelled_png(tmp_path):
+def test_cli_writes_a_labelled_png(cli, tmp_path):
     out = tmp_path / "out.png"
-    r = run_cli(photo("man_portrait_flags_720p.jpg"), photo("woman_redhair_wide.jpg"), "-o", out, "--regions", "eyes,nose,mouth")
+    r = cli(main, photo("man_portrait_flags_720p.jpg"), photo("woman_redhair_wide.jpg"), "-o", out, "--regions", "eyes,nose,mouth")
     assert r.returncode == 0, r.stderr
     img = Image.open(out)
     assert "CodeSwap" in img.text["Software"]
@@ -145,19 +142,19 @@ def test_cli_writes_a_labelled_png(tmp_path):
         ("woman_redhair_wide.jpg", "no_face_landscape.jpg", "no face found in the target"),
     ],
 )
-def test_cli_errors_leave_no_output(tmp_path, source, target, message):
+def test_cli_errors_leave_no_output(cli, tmp_path, source, target, message):
     out = tmp_path / "out.png"
-    r = run_cli(photo(source), photo(target), "-o", out)
+    r = cli(main, photo(source), photo(target), "-o", out)
     assert r.returncode != 0
     assert message in r.stderr and "Traceback" not in r.stderr
     assert list(tmp_path.iterdir()) == []
 
 
-def test_cli_unreadable_file(tmp_path):
+def test_cli_unreadable_file(cli, tmp_path):
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     out = tmp_path / "out.png"
-    r = run_cli(bad, photo("woman_redhair_wide.jpg"), "-o", out)
+    r = cli(main, bad, photo("woman_redhair_wide.jpg"), "-o", out)
     assert r.returncode != 0 and "bad.jpg" in r.stderr and "Traceback" not in r.stderr
     assert not out.exists()
 

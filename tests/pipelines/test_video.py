@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import threading
 
 import imageio_ffmpeg
@@ -16,8 +15,9 @@ from pipelines.provenance import check
 from pipelines.swap import SwapOptions
 from pipelines.tracking import FaceTracker, ShotSmoother
 from pipelines.video import Cancelled, VideoError, VideoLimits, VideoSwapPipeline
+from pipelines.video import main as video_main
 
-from ..conftest import ROOT, VIDEOS, photo
+from ..conftest import VIDEOS, photo
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 SHORT = VIDEOS / "person_waving_frontal_short.mp4"  # 66 frames, 464x560, no audio
@@ -176,12 +176,11 @@ def test_tracker_keeps_the_identity_of_a_person_across_cuts(pipe):
     assert sum(i == (0,) for i in ids) >= 0.95 * len(ids)
 
 
-def test_cli_error_for_unreadable_video(tmp_path):
+def test_cli_error_for_unreadable_video(cli, tmp_path):
     bad = tmp_path / "notavideo.mp4"
     bad.write_text("hello")
     out = tmp_path / "out.mp4"
-    r = subprocess.run([sys.executable, "-m", "pipelines.video", str(photo("man_portrait_flags_720p.jpg")), str(bad), "-o", str(out)],
-                       cwd=ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
+    r = cli(video_main, photo("man_portrait_flags_720p.jpg"), bad, "-o", out)
     assert r.returncode != 0 and "notavideo.mp4" in r.stderr and "Traceback" not in r.stderr
     assert not out.exists()
 

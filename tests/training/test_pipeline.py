@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import io
 import json
 import shutil
 import subprocess
@@ -22,9 +25,24 @@ TINY = {
 }
 
 
-def run(*args, timeout=600):
-    r = subprocess.run([sys.executable, *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-    assert r.returncode == 0, f"{args}\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+IN_PROCESS = {"training.prepare", "training.train", "training.evaluate"}
+
+
+def run(*args, timeout=600, check=True):
+    """`python -m MODULE ARGS`: our own command lines run in this process through their main(argv)
+    (no new interpreter importing torch); anything else (torchrun) as a real subprocess."""
+    args = [str(a) for a in args]
+    if args[0] == "-m" and args[1] in IN_PROCESS:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = importlib.import_module(args[1]).main(args[2:])
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else 1
+        r = subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+    else:
+        r = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    assert r.returncode == 0 or not check, f"{args}\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
     return r
 
 
@@ -103,8 +121,7 @@ def test_evaluate_vqgan_json(data, vqgan_run):
 
 
 def test_existing_run_needs_resume(data, vqgan_run):
-    r = subprocess.run([sys.executable, "-m", "training.train", "vqgan", "--data", str(data), "-o", str(vqgan_run), "--steps", "5"],
-                       cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+    r = run("-m", "training.train", "vqgan", "--data", data, "-o", vqgan_run, "--steps", "5", check=False)
     assert r.returncode != 0 and "--resume" in r.stderr
 
 
