@@ -26,6 +26,12 @@ class WeightsError(RuntimeError):
     """A weights folder or Hub repo that cannot be loaded; the message names the file."""
 
 
+def is_hub_repo_id(location: str) -> bool:
+    """The one rule for "a folder or a Hub repo id" (a model here, a weights root in pipelines/weights.py):
+    a repo id has the form owner/name and is not a path that exists or starts like one (., /, ~)."""
+    return not Path(location).exists() and not location.startswith((".", "/", "~")) and location.count("/") == 1
+
+
 class HubModel(PyTorchModelHubMixin):
     """Mixin for our models. Subclasses take one argument, `config: <Family>Config` (a dataclass)."""
 
@@ -38,8 +44,8 @@ class HubModel(PyTorchModelHubMixin):
             if not path.is_file():
                 raise WeightsError(f"{path}: missing (a weights folder holds {CONFIG_NAME} and {WEIGHTS_NAME})")
             return path
-        if Path(model_id).exists() or model_id.startswith((".", "/")):
-            raise WeightsError(f"{model_id}: not a weights folder")
+        if not is_hub_repo_id(model_id):
+            raise WeightsError(f"{model_id}: not a weights folder (nor a Hub repo id of the form owner/name)")
         try:
             return Path(hf_hub_download(repo_id=model_id, filename=filename, **hub_kwargs))
         except (HfHubHTTPError, LocalEntryNotFoundError, OSError, ValueError) as e:

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from models import REGISTRY, WeightsError
+from models.hub import is_hub_repo_id
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[1] / "weights"
 ENV_VAR = "CODESWAP_WEIGHTS"  # a folder or a Hub repo id, used when no root is passed
@@ -22,7 +23,7 @@ def resolve_root(root: str | os.PathLike | None = None) -> Path:
     path = Path(root)
     if path.is_dir():
         return path
-    if path.exists() or str(root).startswith((".", "/", "~")) or str(root).count("/") != 1:
+    if not is_hub_repo_id(str(root)):
         raise WeightsError(f"{root}: not a weights folder (nor a Hub repo id of the form owner/name)")
     from huggingface_hub import snapshot_download
 

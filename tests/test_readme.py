@@ -33,6 +33,9 @@ def test_library_snippets_run():
     assert swap["result"].image.shape[2] == 3 and swap["result"].source_codes.shape == (16, 16)
     vq = next(s for s in scopes if "x_rec" in s)
     assert tuple(vq["x_rec"].shape) == (1, 3, vq["s"], vq["s"]) and vq["codes"].shape == (1, 16, 16)
+    family = next(s for s in scopes if "rebuilt" in s)
+    assert family["faces"].shape == family["rebuilt"].shape == (4, 3, 64, 64) and family["z"].shape == (4, 128)
+    assert family["fake"] is None and family["loss"].item() > 0
 
 
 def test_client_snippet_runs_against_the_app(app_url):
