@@ -19,9 +19,13 @@ ENV HOME=/home/user \
     OMP_NUM_THREADS=2
 WORKDIR $HOME/app
 
-# Dependencies first, so code changes do not reinstall them.
+# Dependencies first, so code changes do not reinstall them. torch and torchvision come as CPU-only
+# builds from PyTorch's own index (the versions pinned in requirements.txt; "2.14.1+cpu" satisfies
+# "==2.14.1", so the second install keeps them): none of the CUDA libraries PyPI's build brings.
 COPY --chown=user requirements.txt .
-RUN pip install --no-cache-dir --user -r requirements.txt
+RUN grep -E '^torch(vision)?==' requirements.txt > /tmp/torch-cpu.txt \
+    && pip install --no-cache-dir --user -r /tmp/torch-cpu.txt --index-url https://download.pytorch.org/whl/cpu \
+    && pip install --no-cache-dir --user -r requirements.txt
 
 COPY --chown=user app.py ./
 COPY --chown=user models ./models

@@ -127,7 +127,7 @@ class Autoencoder(nn.Module, HubModel, FaceModel):
     @torch.no_grad()
     def sample(self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
         """z ~ N(mean, temperature^2 * cov) of the fitted prior -> n images (n, 3, S, S) in [-1, 1]."""
-        eps = torch.randn(n, self.config.latent_dim, generator=generator)
+        eps = torch.randn(n, self.config.latent_dim, generator=generator, device=self.prior_mean.device)
         return self.decode(self.prior_mean + temperature * eps @ self.prior_scale_tril.T)
 
     def penalty(self) -> torch.Tensor:

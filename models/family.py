@@ -52,6 +52,11 @@ class FaceModel:
         raise NotImplementedError(f"{self.family} does not sample on its own (see prior_family)")
 
     @property
+    def device(self) -> torch.device:
+        """Where the weights are (models are moved whole, with .to(device))."""
+        return next(self.parameters()).device
+
+    @property
     def samples(self) -> bool:
         return type(self).sample is not FaceModel.sample
 

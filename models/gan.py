@@ -100,13 +100,13 @@ class GAN(nn.Module, HubModel, FaceModel):
 
     def latents(self, n: int, truncation: float | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
         """z ~ N(0, I), (n, Q); with `truncation` t, entries with |z| > t are redrawn (truncation trick)."""
-        z = torch.randn(n, self.config.latent_dim, generator=generator)
+        z = torch.randn(n, self.config.latent_dim, generator=generator, device=self.device)
         if truncation is not None:
             for _ in range(100):
                 outside = z.abs() > truncation
                 if not outside.any():
                     break
-                z = torch.where(outside, torch.randn(z.shape, generator=generator), z)
+                z = torch.where(outside, torch.randn(z.shape, generator=generator, device=z.device), z)
             z = z.clamp(-truncation, truncation)
         return z
 

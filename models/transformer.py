@@ -177,7 +177,7 @@ def candidates(
 def draw(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """Inverse-CDF sampling: (B, k) probabilities -> (B,) positions in [0, k), one uniform draw per
     row, so the cached and uncached paths consume the random stream identically."""
-    u = torch.rand(probs.shape[0], 1, generator=generator, dtype=probs.dtype)
+    u = torch.rand(probs.shape[0], 1, generator=generator, dtype=probs.dtype, device=probs.device)
     cdf = probs.cumsum(-1)
     return torch.searchsorted(cdf, u * cdf[:, -1:]).clamp(max=probs.shape[-1] - 1).squeeze(1)
 

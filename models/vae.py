@@ -80,7 +80,7 @@ class VAE(nn.Module, HubModel, FaceModel):
     @torch.no_grad()
     def sample(self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
         """z ~ N(0, temperature^2 I) -> n images (n, 3, S, S) in [-1, 1]."""
-        z = torch.randn(n, self.config.latent_dim, generator=generator) * temperature
+        z = torch.randn(n, self.config.latent_dim, generator=generator, device=self.device) * temperature
         return self.decode(z)
 
     def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:

@@ -67,10 +67,12 @@ class PhotoSettings:
         )  # fmt: skip
 
 
-def load_pipelines(root=None) -> tuple[FaceSwapPipeline, VideoSwapPipeline, SamplingPipeline]:
-    """Every model loaded once: the photo swap, the video swap on top of it, the sampling families."""
-    swapper = FaceSwapPipeline.from_pretrained(root)
-    sampler = SamplingPipeline.from_pretrained(root, detector=swapper.detector)
+def load_pipelines(root=None, device=None) -> tuple[FaceSwapPipeline, VideoSwapPipeline, SamplingPipeline]:
+    """Every model loaded once, on one device (pipelines/device.py): the photo swap, the video swap
+    on top of it, the sampling families. Under ZeroGPU (Spaces), models are placed on CUDA here, at
+    start-up, and the GPU is attached to each request by the spaces.GPU wrapper of app.py's handlers."""
+    swapper = FaceSwapPipeline.from_pretrained(root, device=device)
+    sampler = SamplingPipeline.from_pretrained(root, detector=swapper.detector, device=swapper.device)
     return swapper, VideoSwapPipeline(swapper, VideoLimits()), sampler
 
 

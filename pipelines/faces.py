@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import torch
 
 # Canonical positions of the 5 landmarks (left eye, right eye, nose tip, left and right mouth
 # corners, as seen in the image) in a unit square. This is the ArcFace 112x112 template
@@ -42,12 +43,14 @@ class Face:
         return float(np.sqrt(max(w, 0.0) * max(h, 0.0)))
 
 
-@functools.lru_cache(maxsize=1)
-def default_detector():
-    """The MTCNN detector, built once per process (its weights ship inside facenet-pytorch)."""
+@functools.lru_cache(maxsize=4)
+def default_detector(device: str | torch.device | None = None):
+    """The MTCNN detector on a device (pipelines/device.py); its weights ship inside facenet-pytorch."""
     from facenet_pytorch import MTCNN
 
-    return MTCNN(keep_all=True, device="cpu", min_face_size=20, post_process=False)
+    from .device import choose_device
+
+    return MTCNN(keep_all=True, device=choose_device(device), min_face_size=20, post_process=False)
 
 
 def detect_faces(

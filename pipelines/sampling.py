@@ -20,6 +20,7 @@ from models.tensors import to_images, to_model_range
 
 from . import watermark
 from .blend import region_mask, token_mask
+from .device import choose_device
 from .faces import align_face, default_detector, detect_faces
 from .images import load_image
 from .swap import NoFaceError
@@ -40,12 +41,14 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
 
 class SamplingPipeline:
     def __init__(self, ae: Autoencoder | None = None, vae: VAE | None = None, gan: GAN | None = None,
-                 vqgan: VQGAN | None = None, transformer: CodeTransformer | None = None, detector=None):  # fmt: skip
+                 vqgan: VQGAN | None = None, transformer: CodeTransformer | None = None, detector=None,
+                 device: str | torch.device | None = None):  # fmt: skip
+        self.device = choose_device(device)  # pipelines/device.py
         self.models = {"ae": ae, "vae": vae, "gan": gan, "vqgan": vqgan, "transformer": transformer}
         for m in self.models.values():
             if m is not None:
-                m.eval()
-        self.detector = detector or default_detector()
+                m.eval().to(self.device)
+        self.detector = detector or default_detector(self.device)
 
     @classmethod
     def from_pretrained(cls, root=None, **kwargs) -> SamplingPipeline:
@@ -109,7 +112,7 @@ class SamplingPipeline:
             raise ValueError(f"unknown model family {family!r}; choose from {', '.join(FAMILIES)}")
         m = self.model(family)
         sampler = self.model(m.prior_family) if m.prior_family else m  # the VQGAN samples through its prior
-        gen = torch.Generator().manual_seed(seed)
+        gen = torch.Generator(self.device).manual_seed(seed)
         options = {"temperature": temperature, "truncation": truncation, "top_k": top_k, "top_p": top_p}
         return marked(to_images(sample_images(sampler, n, gen, decoder=m, **options)))
 
@@ -122,7 +125,7 @@ class SamplingPipeline:
         out = {"input": align_face(rgb, face.landmarks, max(self.size_of(f) for f in loaded))[0]} if loaded else {}
         for family in loaded:
             m = self.models[family]
-            x = to_model_range([align_face(rgb, face.landmarks, m.config.image_size)[0]])
+            x = to_model_range([align_face(rgb, face.landmarks, m.config.image_size)[0]]).to(self.device)
             out[family] = marked(to_images(m.reconstruct(x)))[0]
         return out
 
@@ -141,7 +144,7 @@ class SamplingPipeline:
             encoders = ", ".join(f for f, c in REGISTRY.items() if c.reconstructs)
             raise ValueError(f"interpolation needs an encoder: {encoders}, not {family!r}")
         size = m.config.image_size
-        x = to_model_range([self.align(image_a, "first photo", size), self.align(image_b, "second photo", size)])
+        x = to_model_range([self.align(image_a, "first photo", size), self.align(image_b, "second photo", size)]).to(self.device)
         z = m.latent(x)
         ts = np.linspace(0.0, 1.0, steps)
         mix = (lambda t: (1 - t) * z[0] + t * z[1]) if mode == "lerp" else (lambda t: slerp(z[0], z[1], t))
@@ -157,15 +160,15 @@ class SamplingPipeline:
         (h, w) bool, "variations" (n, S, S, 3) uint8}."""
         vq, tr = self.model("vqgan"), self.model("transformer")
         crop = self.align(image, "photo", vq.config.image_size)
-        codes = vq.encode_to_indices(to_model_range([crop]))  # (1, h, w)
+        codes = vq.encode_to_indices(to_model_range([crop]).to(self.device))  # (1, h, w)
         g = vq.config.grid_size
         if keep == "top":
             kept = np.zeros((g, g), bool)
             kept[: g // 2] = True
         else:
             kept = ~token_mask(region_mask([keep], vq.config.image_size), g)
-        mask = torch.from_numpy(kept).flatten().expand(n, -1)
-        gen = torch.Generator().manual_seed(seed)
+        mask = torch.from_numpy(kept).flatten().expand(n, -1).to(self.device)
+        gen = torch.Generator(self.device).manual_seed(seed)
         out = tr.sample(
             n, length=g * g, temperature=temperature, top_k=top_k, given=codes.flatten(1).expand(n, -1), given_mask=mask, generator=gen
         )

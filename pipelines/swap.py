@@ -24,6 +24,7 @@ from models.tensors import to_images, to_model_range
 from . import watermark
 from .blend import color_transfer, expression_mask, feathered, is_grey, region_mask, to_grey, token_boundary, token_mask
 from .detail import OVERSAMPLE, compose, detail_side, resize, source_detail
+from .device import choose_device
 from .faces import (
     Face,
     align_face,
@@ -174,14 +175,17 @@ class FaceSwapPipeline:
 
     def __init__(
         self, vqgan: VQGAN, transformer: CodeTransformer | None = None, detector=None, max_pixels: int = DEFAULT_MAX_PIXELS,
-        mark: bool = True,
+        mark: bool = True, device: str | torch.device | None = None,
     ):  # fmt: skip
-        """mark=False leaves faces without the watermark: only for measuring the mark (benchmarks/watermark.py)."""
+        """device: where the models and the detector run (pipelines/device.py: CUDA when available,
+        else CPU; CODESWAP_DEVICE overrides). mark=False leaves faces without the watermark: only for
+        measuring the mark (benchmarks/watermark.py)."""
+        self.device = choose_device(device)
         # channels-last convolutions: the same numbers, about a fifth faster on CPU (oneDNN)
-        self.vqgan = vqgan.eval().to(memory_format=torch.channels_last)
+        self.vqgan = vqgan.eval().to(self.device, memory_format=torch.channels_last)
         self.mark = mark
-        self.transformer = transformer.eval() if transformer is not None else None
-        self.detector = detector or default_detector()
+        self.transformer = transformer.eval().to(self.device) if transformer is not None else None
+        self.detector = detector or default_detector(self.device)
         self.max_pixels = max_pixels
         self.size = vqgan.config.image_size
         self.grid = vqgan.config.grid_size
@@ -221,7 +225,7 @@ class FaceSwapPipeline:
             raise ValueError('target_face="similar" needs a reference photo of the person to replace')
         ref = self.load(reference, "reference")
         face = pick_faces(self.find_faces(ref, "reference", opts.min_face), "largest")[0]
-        return self.face_signature([align_face(ref, face.landmarks, self.size)[0]])[0].numpy()
+        return self.face_signature([align_face(ref, face.landmarks, self.size)[0]])[0].cpu().numpy()
 
     def choose_targets(self, image: np.ndarray, opts: SwapOptions, reference=None) -> list[Face]:
         """The faces of a loaded target photo to replace: all, the largest, an index, or the one most
@@ -229,13 +233,13 @@ class FaceSwapPipeline:
         faces = self.find_faces(image, "target", opts.min_face)
         if opts.target_face != "similar":
             return pick_faces(faces, opts.target_face)
-        signatures = self.face_signature([align_face(image, f.landmarks, self.size)[0] for f in faces]).numpy()
+        signatures = self.face_signature([align_face(image, f.landmarks, self.size)[0] for f in faces]).cpu().numpy()
         return [faces[int((signatures @ self.reference_signature(reference, opts)).argmax())]]
 
     @torch.no_grad()
     def encode(self, crops: list[np.ndarray]) -> torch.Tensor:
         """[(S, S, 3) uint8] aligned faces -> (N, h, w) code indices."""
-        return self.vqgan.encode_to_indices(to_model_range(crops))
+        return self.vqgan.encode_to_indices(to_model_range(crops).to(self.device))
 
     @torch.no_grad()
     def __call__(self, source, target, options: SwapOptions | None = None, reference=None, **overrides) -> SwapResult:
@@ -268,9 +272,9 @@ class FaceSwapPipeline:
             image=out,
             source_crop=source_face.crop,
             target_crops=[crop for crop, _ in aligned],
-            source_codes=source_face.codes.numpy(),
-            target_codes=[c.numpy() for c in codes],
-            swap_codes=[c.numpy() for c in swap],
+            source_codes=source_face.codes.cpu().numpy(),
+            target_codes=list(codes.cpu().numpy()),
+            swap_codes=list(swap.cpu().numpy()),
             token_mask=tokens[0],
             mask=mask,
             decoded=decoded,
@@ -284,8 +288,8 @@ class FaceSwapPipeline:
     def face_signature(self, crops: list[np.ndarray]) -> torch.Tensor:
         """Aligned crops -> (N, D) unit vectors: the VQGAN encoder's latents inside the face region.
         A rough appearance match for picking "the same person" among a few faces; not face recognition."""
-        tokens = torch.from_numpy(token_mask(region_mask(["face"], self.size), self.grid))
-        x = to_model_range(crops)
+        tokens = torch.from_numpy(token_mask(region_mask(["face"], self.size), self.grid)).to(self.device)
+        x = to_model_range(crops).to(self.device)
         z = self.vqgan.encode(x) + self.vqgan.encode(x.flip(3)).flip(3)  # (N, C, h, w)
         z = z + z.flip(3)  # a left-right symmetric map: the same for a face and its mirror image
         return torch.nn.functional.normalize(z[:, :, tokens].flatten(1), dim=1)
@@ -298,7 +302,7 @@ class FaceSwapPipeline:
         masks (N, h, w) bool."""
         shapes = shapes or [None] * len(targets)
         tokens = np.stack([source_cells(opts, self.size, self.grid, shape) for shape in shapes])
-        swap = torch.where(torch.from_numpy(tokens), source if source.dim() == 3 else source[None], targets)
+        swap = torch.where(torch.from_numpy(tokens).to(self.device), source if source.dim() == 3 else source[None], targets)
         if opts.harmonize:
             swap = self.harmonize(swap, tokens, opts)
         return swap, tokens
@@ -400,8 +404,8 @@ class FaceSwapPipeline:
             raise ValueError("harmonization needs the code transformer, which is not loaded")
         n = swap.shape[0]
         given = swap.flatten(1)
-        keep = ~torch.from_numpy(np.stack([token_boundary(t) for t in tokens])).flatten(1)  # (N, h*w)
-        gen = torch.Generator().manual_seed(opts.seed)
+        keep = ~torch.from_numpy(np.stack([token_boundary(t) for t in tokens])).flatten(1).to(self.device)  # (N, h*w)
+        gen = torch.Generator(self.device).manual_seed(opts.seed)
         out = self.transformer.sample(
             n, given=given, given_mask=keep, generator=gen, temperature=opts.harmonize_temperature, top_k=opts.harmonize_top_k
         )

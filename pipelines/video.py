@@ -183,7 +183,7 @@ class VideoSwapPipeline:
         sw, times = self.swapper, job.times
 
         def describe(frame: np.ndarray, landmarks: np.ndarray) -> np.ndarray:  # re-identifies people across cuts
-            return sw.face_signature([align_face(frame, landmarks, sw.size)[0]])[0].numpy()
+            return sw.face_signature([align_face(frame, landmarks, sw.size)[0]])[0].cpu().numpy()
 
         tracker = FaceTracker(sw.detector, detect_every=detect_every, min_face=opts.min_face, describe=describe)
         smoother = ShotSmoother(window=7 if smoothing else 1)
@@ -233,13 +233,13 @@ class VideoSwapPipeline:
             ]
         if faces:
             with times("vqgan"):
-                with fast_inference():  # bf16 where the CPU has bf16 units (pipelines/precision.py)
+                with fast_inference(sw.device):  # bf16 where the CPU has bf16 units (pipelines/precision.py)
                     codes = sw.encode([crop for _, _, crop, _, _ in faces])
                 views, pose_warnings = sw.views_for(source, [points for _, points, _, _, _ in faces])
                 job.warnings.update(dict.fromkeys(pose_warnings))
                 shapes = [crop_landmarks(points, matrix, sw.size) for _, points, _, matrix, _ in faces]
                 swap, tokens = sw.exchange_codes(torch.stack([v.codes for v in views]), codes, opts, shapes)
-                with fast_inference():
+                with fast_inference(sw.device):
                     decoded = sw.decode(swap)
         out = []
         for fi, (frame, _) in enumerate(pending):
