@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .blend import feathered, is_grey, region_mask
+from .blend import feathered, region_mask
 from .faces import alignment_matrix, warp_to_crop
 
 GRID = 32  # pattern cells across the aligned crop (4 pixels per cell at 128)
@@ -46,8 +46,11 @@ FORMAT = 1  # this code writes key FORMAT - 1
 # Standard deviation of the added offset inside the face, in levels of 255, for Y, Cr, Cb. Chroma
 # carries most of it: a face's own chroma is smooth (high-passed, 1-4 levels against 7-23 for
 # brightness), so the pattern stands out there, and the eye is least sensitive to it.
+# A black-and-white face gets the same pattern: its brightness is left as good as untouched, and its
+# chroma, flat everywhere else, carries the mark more clearly than a colour face's does. The faint
+# colour it adds (a level or two of chroma, invisible) makes the file no longer strictly greyscale;
+# a brightness-only pattern strong enough to survive JPEG 75 on a textured grey face was visible.
 AMPLITUDE = (1.0, 1.5, 1.5)
-GREY_AMPLITUDE = (4.0, 0.0, 0.0)  # a grey picture stays grey: brightness only
 SEED = 0xC0D35  # fixes the keys and the decoys
 DETECT_SIZE = 128  # faces are aligned at this side for detection
 REFERENCE_SIDE = 256  # the pattern is made once at this side and resized to each face's
@@ -56,7 +59,7 @@ SHIFTS = 3  # detection tries alignments off by up to this many pixels (at DETEC
 DECOYS = 64  # random keys whose scores give each face's own null distribution
 HIGH_PASS_SIGMA = 2.0  # pixels at DETECT_SIZE: removes the face's own shading, keeps the pattern
 CLIP = 2.0  # residuals beyond this many robust standard deviations are clipped at detection
-VIDEO_STRENGTH = 2.0  # video frames: a stronger pattern, as a re-encode by H.264 keeps less of it than JPEG does
+VIDEO_STRENGTH = 2.5  # video frames: a stronger pattern, as a re-encode by H.264 keeps less of it than JPEG does
 THRESHOLD = 5.0  # z-score above the decoys' scores that counts as found (calibrated: benchmarks/watermark.py)
 # YCrCb offsets -> RGB offsets (the inverse of OpenCV's RGB -> YCrCb without its 128 offset), rows R, G, B
 YCRCB_TO_RGB = np.array([[1.0, 1.402, 0.0], [1.0, -0.714, -0.344], [1.0, 0.0, 1.772]], np.float32)
@@ -84,15 +87,15 @@ def _upsample(grid: np.ndarray, side: int) -> np.ndarray:
     return cv2.resize(grid, (side, side), interpolation=cv2.INTER_CUBIC)
 
 
-@functools.lru_cache(maxsize=2)
-def _reference_pattern(grey: bool) -> np.ndarray:
+@functools.lru_cache(maxsize=1)
+def _reference_pattern() -> np.ndarray:
     """(REFERENCE_SIDE, REFERENCE_SIDE, 3) float32 RGB offsets in levels: the pattern, made once."""
     side = REFERENCE_SIDE
     key = FORMAT - 1
     env = envelope(side)
     inside = env > 0.5
     channels = []
-    for grids, amplitude in zip(_grids(), GREY_AMPLITUDE if grey else AMPLITUDE, strict=True):  # Y, Cr, Cb
+    for grids, amplitude in zip(_grids(), AMPLITUDE, strict=True):  # Y, Cr, Cb
         # only the band the detector looks at: energy below it would be lost there and is the most visible
         band = _high_pass(_upsample(grids[key], side), HIGH_PASS_SIGMA * side / DETECT_SIZE)
         channels.append(amplitude * band / max(float(band[inside].std()), 1e-6) * env)  # std `amplitude` inside
@@ -100,10 +103,10 @@ def _reference_pattern(grey: bool) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=16)
-def pattern(side: int, grey: bool = False) -> np.ndarray:
+def pattern(side: int) -> np.ndarray:
     """(side, side, 3) float32 RGB offsets for an aligned face crop of this side, in levels: the
     reference pattern resized (a few ms for a new side, where building it there would take 150)."""
-    reference = _reference_pattern(grey)
+    reference = _reference_pattern()
     if side == REFERENCE_SIDE:
         return reference
     interpolation = cv2.INTER_CUBIC if side > REFERENCE_SIDE else cv2.INTER_AREA
@@ -112,17 +115,16 @@ def pattern(side: int, grey: bool = False) -> np.ndarray:
 
 def embed(face: np.ndarray, strength: float = 1.0) -> np.ndarray:
     """Mark an aligned face crop (P, P, 3) uint8 RGB (any P): plus `strength` times the pattern ->
-    a new (P, P, 3) uint8. A grey face (no colour anywhere) gets the brightness-only pattern and
-    stays grey. Video frames use VIDEO_STRENGTH: a re-encode of a video is harsher than a JPEG."""
-    up, down = _rounded(face.shape[0], is_grey(face), strength)
+    a new (P, P, 3) uint8. Video frames use VIDEO_STRENGTH: a re-encode of a video is harsher than a JPEG."""
+    up, down = _rounded(face.shape[0], strength)
     return cv2.subtract(cv2.add(face, up), down)  # saturating uint8 arithmetic: face + round(offset), clipped
 
 
 @functools.lru_cache(maxsize=16)
-def _rounded(side: int, grey: bool, strength: float) -> tuple[np.ndarray, np.ndarray]:
+def _rounded(side: int, strength: float) -> tuple[np.ndarray, np.ndarray]:
     """The pattern rounded to whole levels and split into its positive and negative parts, (P, P, 3)
     uint8 each. A uint8 face plus a float offset, rounded, is the face plus the rounded offset."""
-    offset = np.floor(pattern(side, grey) * strength + 0.5)
+    offset = np.floor(pattern(side) * strength + 0.5)
     return np.clip(offset, 0, 255).astype(np.uint8), np.clip(-offset, 0, 255).astype(np.uint8)
 
 
@@ -188,8 +190,7 @@ def _best_alignments(crop: np.ndarray) -> np.ndarray:
     ycrcb = cv2.cvtColor(crop, cv2.COLOR_RGB2YCrCb).astype(np.float32)
     env = envelope(DETECT_SIZE)
     corr = 0.0
-    amplitudes = GREY_AMPLITUDE if is_grey(crop) else AMPLITUDE
-    for c, (spectra, amplitude) in enumerate(zip(_filter_spectra(), amplitudes, strict=True)):
+    for c, (spectra, amplitude) in enumerate(zip(_filter_spectra(), AMPLITUDE, strict=True)):
         if amplitude == 0:
             continue
         residual = _high_pass(ycrcb[..., c]) * env
