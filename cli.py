@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
     if command == "app":
-        import app  # the repository's app.py (an installed module of the project)
+        import app  # app.py beside this file (both installed as top-level modules of the project)
 
         app.main()
         return 0
