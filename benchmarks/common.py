@@ -1,9 +1,10 @@
-"""Shared helpers for benchmarks: the data folder, a machine description, table printing."""
+"""Shared by the benchmarks and the tests: the data folder, a free port, a machine description, tables."""
 
 from __future__ import annotations
 
 import os
 import platform
+import socket
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,6 +20,13 @@ SINGLE_FACE_PHOTOS = [
     "man_sports_jersey.jpg", "man_standing_full_body_tall.jpg", "woman_exif_orientation6_rotated.jpg",
     "woman_head_tilted_roll.png", "woman_redhair_wide.jpg", "woman_three_quarter_right.png",
 ]  # fmt: skip
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on (for a throwaway app server)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def machine() -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,13 +24,7 @@ from pathlib import Path
 import numpy as np
 from gradio_client import Client, handle_file
 
-from .common import PHOTOS, ROOT, VIDEOS, machine, table
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from .common import PHOTOS, ROOT, VIDEOS, free_port, machine, table
 
 
 def peak_rss_mb(pid: int) -> float:

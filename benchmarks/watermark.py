@@ -106,7 +106,8 @@ def photo_rows(pairs) -> tuple[list[dict], list[dict]]:
 
 def sample_rows(n: int) -> list[dict]:
     from pipelines.provenance import read_marks
-    from pipelines.sampling import SamplingPipeline, grid
+    from pipelines.sampling import SamplingPipeline
+    from pipelines.visualize import grid
 
     images = SamplingPipeline.from_pretrained().sample("vqgan", n=n, seed=0)
     sheet = grid(images, columns=8)

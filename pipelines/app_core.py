@@ -24,10 +24,10 @@ import numpy as np
 
 from .credentials import Made
 from .provenance import check, save_output_image
-from .sampling import SamplingPipeline, grid
+from .sampling import SamplingPipeline
 from .swap import FaceSwapPipeline, SwapOptions
 from .video import Cancelled, VideoLimits, VideoSwapPipeline
-from .visualize import code_map_image, mask_image, upscale, usage_chart, zoom
+from .visualize import code_map_image, grid, mask_image, upscale, usage_chart, zoom
 
 OUTPUT_MAX_AGE = 3600  # seconds an output file is kept for download
 Progress = Callable[[float, str], None]  # (fraction done, what is happening)

@@ -13,8 +13,8 @@ from models import WeightsError
 from .credentials import Made
 from .images import ImageError
 from .provenance import save_output_image
-from .sampling import FAMILIES, SamplingPipeline, grid
-from .visualize import zoom
+from .sampling import FAMILIES, SamplingPipeline
+from .visualize import grid, zoom
 
 
 def main(argv=None) -> int:

@@ -179,15 +179,3 @@ def marked(faces: list[np.ndarray]) -> np.ndarray:
     """Generated aligned faces [(S, S, 3) uint8] -> (N, S, S, 3) uint8, each with the invisible
     watermark (pipelines/watermark.py): every face a model makes stays recognisable as made."""
     return np.stack([watermark.embed(face) for face in faces])
-
-
-def grid(images: np.ndarray, columns: int = 8, pad: int = 2) -> np.ndarray:
-    """(N, S, S, 3) uint8 -> one (rows*S, columns*S, 3) uint8 image, white padding."""
-    n, s = len(images), images.shape[1]
-    columns = min(columns, n)
-    rows = -(-n // columns)
-    out = np.full((rows * (s + pad) + pad, columns * (s + pad) + pad, 3), 255, np.uint8)
-    for i, img in enumerate(images):
-        r, c = divmod(i, columns)
-        out[pad + r * (s + pad) : pad + r * (s + pad) + s, pad + c * (s + pad) : pad + c * (s + pad) + s] = img
-    return out

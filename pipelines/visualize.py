@@ -46,3 +46,15 @@ def zoom(image: np.ndarray, factor: int) -> np.ndarray:
 def upscale(image: np.ndarray, size: int = 256) -> np.ndarray:
     """Small crops shown at about `size` pixels high."""
     return zoom(image, max(1, size // image.shape[0]))
+
+
+def grid(images: np.ndarray, columns: int = 8, pad: int = 2) -> np.ndarray:
+    """(N, S, S, 3) uint8 -> one (rows*S, columns*S, 3) uint8 image, white padding."""
+    n, s = len(images), images.shape[1]
+    columns = min(columns, n)
+    rows = -(-n // columns)
+    out = np.full((rows * (s + pad) + pad, columns * (s + pad) + pad, 3), 255, np.uint8)
+    for i, img in enumerate(images):
+        r, c = divmod(i, columns)
+        out[pad + r * (s + pad) : pad + r * (s + pad) + s, pad + c * (s + pad) : pad + c * (s + pad) + s] = img
+    return out

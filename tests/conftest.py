@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,10 +14,8 @@ import pytest
 import torch
 from gradio_client import Client
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("CODESWAP_SHARED_DATA", ROOT.parent / "shared" / "data"))
-PHOTOS = SHARED_DATA / "photos"
-VIDEOS = SHARED_DATA / "videos"
+from benchmarks.common import PHOTOS, ROOT, SHARED_DATA, VIDEOS, free_port  # noqa: F401 (one definition for tests and benchmarks)
+
 WEIGHTS = ROOT / "weights"
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
@@ -88,12 +85,6 @@ def cli(capsys):
         return CliResult(code, out, err)
 
     return run
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

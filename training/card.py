@@ -106,7 +106,7 @@ def training_curve(log: list[dict], rows: int = 8) -> list[str]:
 def main(argv=None) -> int:
     from PIL import Image
 
-    from pipelines.sampling import grid
+    from pipelines.visualize import grid
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("family", choices=sorted(REGISTRY))
