@@ -165,7 +165,7 @@ class Trainer:
 
     def load_state(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
-        if self.critic:
+        if self.critic is not None and state.get("extra") is not None:  # (a GAN's critic is in "model" too)
             self.critic.load_state_dict(state["extra"])
         self.opt.load_state_dict(state["opt"])
         if self.opt_d:
