@@ -254,10 +254,11 @@ class FaceSwapPipeline:
         with times("total"):
             with times("decode"):
                 src, tgt = self.load(source, "source"), self.load(target, "target")
-            with times("detect"):
+            with times("detect"):  # the source first: with no face anywhere, the message names the source
+                donor = pick_faces(self.find_faces(src, "source", opts.min_face), opts.source_face)[0]
                 target_faces = self.choose_targets(tgt, opts, reference)
             with times("encode"):
-                source_face = self.choose_source(src, opts)
+                source_face = self.prepare_source(src, donor)
                 aligned = [align_face(tgt, f.landmarks, self.size) for f in target_faces]
                 codes = self.encode([crop for crop, _ in aligned])  # (N, h, w)
                 views, warnings = self.views_for(source_face, [f.landmarks for f in target_faces])
