@@ -109,8 +109,8 @@ FACE_CHOICES = [("All faces", "all"), ("The largest", "largest"), ("The one most
 ]
 EXPRESSION_CHOICES = [
     ("The source's", "source"),
-    ("The target's mouth (it keeps talking)", "mouth"),
-    ("The target's eyes and mouth", "target"),
+    ("The target's (the source's face talks and blinks like the target)", "target"),
+    ("The target's mouth only", "mouth"),
 ]
 REFERENCE = "Reference: a photo of the person to replace (for 'the one most like the reference photo')"
 HOW_IT_WORKS = (
@@ -140,8 +140,8 @@ def swap_settings_panel(video: bool) -> list[gr.components.Component]:
             info="1 = the source's own skin texture and sharpness; 0 = only what the model's codes hold (softer)",
         )  # fmt: skip
     expression = gr.Radio(
-        EXPRESSION_CHOICES, value="mouth" if video else "source", label="Whose expression",
-        info="Keep the target's mouth (and eyes) so the person still talks and blinks",
+        EXPRESSION_CHOICES, value="target" if video else "source", label="Whose expression",
+        info="The target's: the source's face is reshaped to the target's mouth, jaw and eyelids, so the person still talks and blinks",
     )  # fmt: skip
     with gr.Row():
         color = gr.Checkbox(value=True, label="Match the target's skin colour and light", min_width=240)
@@ -172,9 +172,11 @@ ABOUT = """
    replaced by its nearest codebook entry: s_ij = argmin_k ||E(x)_ij - z_k||. With residual
    quantization, a second codebook then quantizes what the first left, so each cell carries 2 codes.
 3. **Exchange codes.** Z_swap = the source's codes inside the chosen face regions, the target's elsewhere;
-   the regions sit on each face's own landmarks. "Expression" can leave the target's mouth (or eyes and
-   mouth) in place, so a video's actors keep talking. Optionally the code transformer resamples the
-   codes along the seam.
+   the regions sit on each face's own landmarks. With the target's expression (the video default), the
+   source's aligned face is first reshaped to the target's mouth, jaw and eyelids (468 dense landmarks,
+   a piecewise-affine warp) before it is encoded, and the inside of an open mouth is the target's, so a
+   video's actors keep talking and blinking. Optionally the code transformer resamples the codes along
+   the seam.
 4. **Decode, add detail, blend.** The decoder G turns Z_swap back into a face; at the size the face has
    in the photo, the fine detail the codes cannot hold is added back from real pixels (the source's
    inside its codes, the target's elsewhere). The face is colour-matched to the target (LAB
@@ -244,7 +246,7 @@ def build_app(core: AppCore) -> gr.Blocks:
     @gpu
     @friendly_errors
     def swap_video(source, clip, regions, target_face, strength, softness, color, detect_every, reference=None, detail=1.0,
-                   expression="mouth", request: gr.Request = None, progress=gr.Progress()):  # fmt: skip
+                   expression="target", request: gr.Request = None, progress=gr.Progress()):  # fmt: skip
         settings = PhotoSettings(regions, target_face, strength, softness, color, detail, expression)
         return core.swap_video(
             source, clip, settings, detect_every, reference, session=request.session_hash if request is not None else None,

@@ -8,12 +8,15 @@ re-encode (source) onto the photo itself (target); in the inner face box (the MT
 Laplacian of the result over that of the original. Both at detail 1 (the default) and detail 0
 (the decoder alone, upsampled).
 
-Video, on the repo's clips with a still photo as the source: per frame, dlib's 68 landmarks of the
-largest face give the mouth opening (inner lips, height over width) and the eye opening (eye aspect
-ratio, both eyes); the table gives their correlation between input and output frames, for the
-target's expression (the video default) and the source's. On every 5th frame, the output's face is
-compared with the source's and the input's (dlib descriptors): "closer to source" counts frames
-where d(output, source) < d(output, input).
+Video, on the repo's clips with a still photo as the source: on every 2nd frame, the largest face's
+mouth opening (inner lips, height over width) and eye opening (eye aspect ratio, both eyes) by two
+instruments: dlib's 68 landmarks, and MediaPipe's mesh with its eye model (pipelines/expression.py,
+on the face aligned at 256). The table gives their correlation between input and output frames.
+dlib's lids fail on closed eyes (on the singer clip the frames it rates most open are the ones
+where the eyes are shut), so its eye figure measures pixel likeness more than eye opening; the mesh
+drives the warp, so its figure is not independent either: read both. On every 6th frame, the
+output's face is compared with the source's and the input's (dlib descriptors): "closer to source"
+counts frames where d(output, source) < d(output, input).
 
 Pose: the three-quarter and profile photos as sources onto frontal targets and the reverse: whether
 a warning is given, and how much of the target's inner face box still holds a face (MTCNN finds one).
@@ -118,6 +121,23 @@ def openings(image: np.ndarray, face) -> tuple[float, float]:
     return float(mouth), float((ear(p[36:42]) + ear(p[42:48])) / 2)
 
 
+def mesh_openings(image: np.ndarray, face, mesh) -> tuple[float, float]:
+    """(mouth opening, eye opening) by the dense mesh (pipelines/expression.py) on the face aligned at 256."""
+    from pipelines.expression import EYE_LEFT, EYE_RIGHT
+    from pipelines.faces import align_face
+
+    p = mesh(align_face(image, face.landmarks, 256)[0])
+    if p is None:
+        return float("nan"), float("nan")
+    mouth = np.linalg.norm(p[13] - p[14]) / max(np.linalg.norm(p[78] - p[308]), 1e-6)
+
+    def ear(e):  # the eye contour starts at the outer corner: lower lid 1-7, inner corner 8, upper lid 9-15
+        e = p[e]
+        return (np.linalg.norm(e[3] - e[13]) + np.linalg.norm(e[5] - e[11])) / (2 * max(np.linalg.norm(e[0] - e[8]), 1e-6))
+
+    return float(mouth), float((ear(EYE_LEFT) + ear(EYE_RIGHT)) / 2)
+
+
 def frames(path: Path):
     reader = imageio_ffmpeg.read_frames(str(path))
     meta = next(reader)
@@ -132,7 +152,10 @@ def correlation(a: list[float], b: list[float]) -> float:
 
 def measure_frames(path: Path, near: list | None = None, every: int = 2, describe_every: int = 6) -> list[dict | None]:
     """Per sampled frame: the largest face's (or the face nearest `near`'s) MTCNN face, mouth and
-    eye openings, and (every describe_every frames) its dlib descriptor; None where no face."""
+    eye openings (dlib, and the mesh), and (every describe_every frames) its dlib descriptor; None where no face."""
+    from pipelines.expression import DenseLandmarks
+
+    mesh = DenseLandmarks()
     out = []
     for i, frame in enumerate(frames(path)):
         if i % every:
@@ -148,9 +171,16 @@ def measure_frames(path: Path, near: list | None = None, every: int = 2, describ
             else min(faces, key=lambda f: np.linalg.norm(f.landmarks.mean(0) - ref["face"].landmarks.mean(0)))
         )
         mouth, eyes = openings(frame, face)
+        mesh_mouth, mesh_eyes = mesh_openings(frame, face, mesh)
         desc = describe_faces_in_image(frame, face.landmarks) if i % describe_every == 0 else None
-        out.append({"face": face, "mouth": mouth, "eyes": eyes, "desc": desc})
+        out.append({"face": face, "mouth": mouth, "eyes": eyes, "mesh mouth": mesh_mouth, "mesh eyes": mesh_eyes, "desc": desc})
     return out
+
+
+def paired_correlation(pairs: list[tuple[dict, dict]], key: str) -> float:
+    """Correlation of one measure between input and output frames, over the frames where both have it."""
+    both = [(a[key], b[key]) for a, b in pairs if np.isfinite(a[key]) and np.isfinite(b[key])]
+    return correlation([a for a, _ in both], [b for _, b in both])
 
 
 def video_rows(video: VideoSwapPipeline, clips: list[str] = CLIPS, variants: dict | None = None) -> list[dict]:
@@ -158,8 +188,8 @@ def video_rows(video: VideoSwapPipeline, clips: list[str] = CLIPS, variants: dic
     itself allows (dlib's landmarks on small, compressed faces are noisy)."""
     variants = variants or {
         "input re-encoded (strength 0)": SwapOptions(strength=0.0),
-        "expression=target (eyes and mouth)": SwapOptions(expression="target"),
-        "expression=mouth (video default)": SwapOptions(expression="mouth"),
+        "expression=target (eyes and mouth; video default)": SwapOptions(expression="target"),
+        "expression=mouth": SwapOptions(expression="mouth"),
         "expression=source": SwapOptions(expression="source"),
     }
     rows = []
@@ -183,8 +213,8 @@ def video_rows(video: VideoSwapPipeline, clips: list[str] = CLIPS, variants: dic
                 "clip": clip,
                 "setting": name,
                 "fps": r.frames / r.seconds,
-                "mouth corr": correlation([a["mouth"] for a, _ in pairs], [b["mouth"] for _, b in pairs]),
-                "eyes corr": correlation([a["eyes"] for a, _ in pairs], [b["eyes"] for _, b in pairs]),
+                "mouth corr dlib / mesh": "{:.2f} / {:.2f}".format(*(paired_correlation(pairs, k) for k in ("mouth", "mesh mouth"))),
+                "eyes corr dlib / mesh": "{:.2f} / {:.2f}".format(*(paired_correlation(pairs, k) for k in ("eyes", "mesh eyes"))),
                 "mouth in / out (mean)": f"{np.mean([a['mouth'] for a, _ in pairs]):.2f} / {np.mean([b['mouth'] for _, b in pairs]):.2f}",
                 "closer to source": f"{np.mean(closer) * 100:.0f}% of {len(closer)}",
             })  # fmt: skip
@@ -212,6 +242,7 @@ def main(argv=None) -> int:
     p.add_argument("--skip-video", action="store_true")
     p.add_argument("--skip-pose", action="store_true")
     p.add_argument("--weights", default=None, help="weights folder (default: weights/)")
+    p.add_argument("--clips", default=",".join(CLIPS), help="comma-separated clip names from ../shared/data/videos")
     args = p.parse_args(argv)
     pipe = FaceSwapPipeline.from_pretrained(args.weights)
     print(f"{machine()}; VQGAN {pipe.size}x{pipe.size}\n")
@@ -220,7 +251,7 @@ def main(argv=None) -> int:
         print()
     if not args.skip_video:
         video = VideoSwapPipeline(pipe, limits=VideoLimits(max_seconds=600, max_frames=20000))
-        print(table(video_rows(video), f"Video: expression kept, source {VIDEO_SOURCE}"))
+        print(table(video_rows(video, args.clips.split(",")), f"Video: expression kept, source {VIDEO_SOURCE}"))
         print()
     if not args.skip_pose:
         print(table(pose_rows(pipe), "Pose: turned sources and targets"))

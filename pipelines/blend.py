@@ -56,21 +56,6 @@ def ellipses_mask(ellipses: list[tuple[float, float, float, float]], size: int) 
     return mask
 
 
-def expression_mask(
-    size: int, landmarks: np.ndarray | None = None, softness: float = 0.012, parts: tuple[str, ...] = ("eyes", "mouth")
-) -> np.ndarray:
-    """(S, S) float32 weights of where expression shows: the eye openings (tighter than the "eyes"
-    region: brows and lid creases keep the source's shape) and the mouth with the lips, as wide as
-    the mouth and tall enough for an open one; feathered by `softness` x S. parts: which of the two."""
-    le, re, _, lm, rm = np.asarray(CANONICAL_TEMPLATE if landmarks is None else landmarks, np.float64)
-    gap = float(np.hypot(*(re - le)))
-    mouth = (lm + rm) / 2
-    ellipses = [(float(p[0]), float(p[1]), 0.3 * gap, 0.17 * gap) for p in (le, re)] if "eyes" in parts else []
-    if "mouth" in parts:
-        ellipses.append((float(mouth[0]), float(mouth[1]) + 0.03 * gap, 0.5 * float(np.hypot(*(rm - lm))) + 0.1 * gap, 0.36 * gap))
-    return cv2.GaussianBlur(ellipses_mask(ellipses, size), (0, 0), sigmaX=max(softness * size, 0.5))
-
-
 def token_mask(mask: np.ndarray, grid: int, threshold: float = 0.5) -> np.ndarray:
     """(S, S) pixel mask -> (grid, grid) bool: a code cell is swapped when the region covers at
     least `threshold` of it."""

@@ -22,9 +22,10 @@ from models import VQGAN, CodeTransformer, WeightsError
 from models.tensors import to_images, to_model_range
 
 from . import watermark
-from .blend import color_transfer, expression_mask, feathered, is_grey, region_mask, to_grey, token_boundary, token_mask
+from .blend import color_transfer, feathered, is_grey, region_mask, to_grey, token_boundary, token_mask
 from .detail import OVERSAMPLE, compose, detail_side, resize, source_detail
 from .device import choose_device
+from .expression import DenseLandmarks, expression_points, kept_from_target, warp, warp_field
 from .faces import (
     Face,
     align_face,
@@ -40,7 +41,7 @@ from .images import DEFAULT_MAX_PIXELS, ImageError, load_image
 from .pose import Pose, choose_view, complete_from_visible_half, estimate_pose
 from .timing import Timings
 
-# SwapOptions.expression -> the parts of the face where the target's own pixels are kept
+# SwapOptions.expression -> the parts of the face that take the target's shape (pipelines/expression.py)
 EXPRESSIONS = {"source": (), "target": ("eyes", "mouth"), "mouth": ("mouth",)}
 
 
@@ -52,10 +53,9 @@ class NoFaceError(ValueError):
 class SwapOptions:
     regions: tuple[str, ...] = ("face",)  # any of pipelines.blend.REGIONS
     # "source": the swapped regions carry the source's whole face, expression included. "target": the
-    # eye openings and the mouth keep the target's pixels (pipelines.blend.expression_mask) and the
-    # cells mostly inside them its codes, so the target still talks, blinks and looks where it looked;
-    # identity comes from the rest (brows, lids, nose, cheeks, chin, skin). "mouth": only the mouth is
-    # the target's (it still talks), the eyes are the source's.
+    # source's face is first warped to the target's mouth, jaw and eyelids (pipelines/expression.py),
+    # so the target still talks and blinks with the source's face; the inside of an open mouth is the
+    # target's. "mouth": only the mouth and jaw follow the target; the eyes are the source's.
     expression: str = "source"
     target_face: str = "all"  # "all", "largest", "similar" (to a reference face), or an index (0 = most confident)
     source_face: str = "largest"  # "largest" or an index
@@ -95,10 +95,11 @@ class SourceFace:
 
     face: Face
     crop: np.ndarray  # (S, S, 3) uint8, aligned
-    codes: torch.Tensor  # (h, w) long
+    codes: torch.Tensor | None  # (h, w) long; None only while a warped view waits for its encoding
     decoded: np.ndarray  # (S, S, 3) uint8, G(Z_A)
     hires: np.ndarray  # (P, P, 3) uint8, aligned at its own resolution (pipelines/detail.py)
     pose: Pose
+    points: np.ndarray | None = None  # (478, 2) dense landmarks, unit crop coordinates (pipelines/expression.py), once asked
     # (mirror, complete) -> this face mirrored and/or with its hidden half rebuilt (pipelines/pose.py)
     views: dict[tuple[bool, bool], SourceFace] = field(default_factory=dict, repr=False)
     details: dict[int, np.ndarray] = field(default_factory=dict, repr=False)  # side P -> source_detail at P
@@ -138,10 +139,7 @@ def input_label(role: str, value) -> str:
 def source_cells(opts: SwapOptions, size: int, grid: int, landmarks: np.ndarray | None = None) -> np.ndarray:
     """(grid, grid) bool: the code cells of a target face that take the source's codes (and detail).
     landmarks: the target's (5, 2) landmarks in unit crop coordinates (None: the template)."""
-    cells = token_mask(region_mask(opts.regions, size, landmarks), grid)
-    if EXPRESSIONS[opts.expression]:
-        cells &= ~token_mask(expression_mask(size, landmarks, parts=EXPRESSIONS[opts.expression]), grid, threshold=0.5)
-    return cells
+    return token_mask(region_mask(opts.regions, size, landmarks), grid)
 
 
 def align_at_detail(image: np.ndarray, landmarks: np.ndarray, size: int, oversample: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -189,6 +187,14 @@ class FaceSwapPipeline:
         self.max_pixels = max_pixels
         self.size = vqgan.config.image_size
         self.grid = vqgan.config.grid_size
+        self._landmarks: DenseLandmarks | None = None
+
+    @property
+    def landmarks(self) -> DenseLandmarks:
+        """The dense landmark models (pipelines/expression.py), loaded when an expression is first kept."""
+        if self._landmarks is None:
+            self._landmarks = DenseLandmarks()
+        return self._landmarks
 
     @classmethod
     def from_pretrained(cls, root=None, **kwargs) -> FaceSwapPipeline:
@@ -262,13 +268,16 @@ class FaceSwapPipeline:
                 aligned = [align_face(tgt, f.landmarks, self.size) for f in target_faces]
                 codes = self.encode([crop for crop, _ in aligned])  # (N, h, w)
                 views, warnings = self.views_for(source_face, [f.landmarks for f in target_faces])
+            with times("expression"):
+                targets_hi = [self.target_detail(tgt, m) for _, m in aligned] if EXPRESSIONS[opts.expression] else None
+                views, keeps = self.wear_expression(views, targets_hi, opts)
             shapes = [crop_landmarks(f.landmarks, m, self.size) for f, (_, m) in zip(target_faces, aligned, strict=True)]
             with times("exchange"):
                 swap, tokens = self.exchange_codes(torch.stack([v.codes for v in views]), codes, opts, shapes)
             with times("decode_codes"):
                 decoded = self.decode(swap)
             with times("blend"):
-                out, mask = self.blend(tgt, aligned, decoded, opts, views, tokens, shapes)
+                out, mask = self.blend(tgt, aligned, decoded, opts, views, tokens, shapes, hires=targets_hi, keeps=keeps)
         return SwapResult(
             image=out,
             source_crop=source_face.crop,
@@ -347,6 +356,39 @@ class FaceSwapPipeline:
                 warnings.append(warning)
         return views, warnings
 
+    def target_detail(self, image: np.ndarray, matrix: np.ndarray, oversample: float = OVERSAMPLE) -> np.ndarray:
+        """A target face aligned at the side P it is composed at (blend): (P, P, 3) uint8."""
+        side = detail_side(native_crop_side(matrix, self.size), self.size, oversample)
+        return warp_to_crop(image, matrix * (side / self.size), side)
+
+    @torch.no_grad()
+    def wear_expression(self, views: list[SourceFace], targets_hi: list[np.ndarray] | None, opts: SwapOptions):
+        """Each source view warped to its target's expression (pipelines/expression.py) and encoded, and
+        the (P, P) weights where the target's own pixels stay (the inside of an open mouth).
+        targets_hi: the targets aligned at their detail side (target_detail / align_at_detail)
+        -> (views, keeps). A face the landmark model does not see keeps the source's expression."""
+        parts = EXPRESSIONS[opts.expression]
+        if not parts:
+            return views, [None] * len(views)
+        posed, keeps = [], []
+        for view, target_hi in zip(views, targets_hi, strict=True):
+            if view.points is None:
+                view.points = self.landmarks(view.hires)
+            target = self.landmarks(target_hi)
+            if view.points is None or target is None:
+                posed.append(view)
+                keeps.append(None)
+                continue
+            field = warp_field(expression_points(view.points, target, parts), view.points)
+            posed.append(SourceFace(face=view.face, crop=warp(view.crop, field), codes=None, decoded=warp(view.decoded, field),
+                                    hires=warp(view.hires, field), pose=view.pose))  # fmt: skip
+            keeps.append(kept_from_target(target, target_hi.shape[0], parts))
+        todo = [v for v in posed if v.codes is None]
+        if todo:
+            for v, codes in zip(todo, self.encode([v.crop for v in todo]), strict=True):
+                v.codes = codes
+        return posed, keeps
+
     def decode(self, swap: torch.Tensor) -> list[np.ndarray]:
         """G(Z_swap): (N, h, w) codes -> [(S, S, 3) uint8]."""
         return to_images(self.vqgan.decode_indices(swap))
@@ -363,6 +405,7 @@ class FaceSwapPipeline:
         oversample: float = OVERSAMPLE,
         mark_strength: float = 1.0,
         hires: list[np.ndarray] | None = None,
+        keeps: list[np.ndarray | None] | None = None,
     ):
         """Compose each face at the photo's resolution, colour-correct it to its target and paste it
         back into a copy of image.
@@ -370,19 +413,19 @@ class FaceSwapPipeline:
         aligned: [(target crop (S, S, 3), matrix (2, 3))], decoded: [(S, S, 3)] G(Z_swap), sources: the
         source view used for each, tokens (N, h, w) their code masks, shapes their aligned landmarks
         mark_strength: the watermark's (video frames: watermark.VIDEO_STRENGTH); hires: the targets
-        already aligned at their detail side (align_at_detail), else they are warped here
+        already aligned at their detail side (align_at_detail), else they are warped here; keeps: per
+        face, (P, P) weights where the target's own pixels stay (wear_expression), or None
         -> (image, blend weights (S, S) of the first face, in crop space)."""
         out, first = image, None
         hires = hires or [None] * len(aligned)
-        for (crop, matrix), face_image, source, cells, shape, target_hi in zip(
-            aligned, decoded, sources, tokens, shapes, hires, strict=True
+        keeps = keeps or [None] * len(aligned)
+        for (crop, matrix), face_image, source, cells, shape, target_hi, keep in zip(
+            aligned, decoded, sources, tokens, shapes, hires, keeps, strict=True
         ):
             side = detail_side(native_crop_side(matrix, self.size), self.size, oversample)
             matrix_hi = matrix * (side / self.size)  # image -> P x P crop
             if target_hi is None or target_hi.shape[0] != side:
                 target_hi = warp_to_crop(image, matrix_hi, side)
-            parts = EXPRESSIONS[opts.expression]
-            keep = resize(expression_mask(self.size, shape, parts=parts), side) if parts else None
             face_hi = compose(face_image, source.detail(side), target_hi, cells, opts.detail, keep)
             region = region_mask(opts.regions, self.size, shape)
             weights = feathered(region, opts.softness) * opts.strength  # (S, S): cheap here, smooth enough to upsample

@@ -136,7 +136,7 @@ class VideoSwapPipeline:
         cancel: threading.Event | None = None,
         reference=None,
     ) -> VideoResult:
-        opts = options or SwapOptions(expression="mouth")  # a video's actors keep talking (benchmarks/swap_realism.py)
+        opts = options or SwapOptions(expression="target")  # a video's actors keep talking and blinking (benchmarks/swap_realism.py)
         opts.validate()
         video, output = Path(video), Path(output)
         if output.suffix.lower() != ".mp4":
@@ -237,6 +237,9 @@ class VideoSwapPipeline:
                     codes = sw.encode([crop for _, _, crop, _, _ in faces])
                 views, pose_warnings = sw.views_for(source, [points for _, points, _, _, _ in faces])
                 job.warnings.update(dict.fromkeys(pose_warnings))
+            with times("expression"), fast_inference(sw.device):
+                views, keeps = sw.wear_expression(views, [hires for _, _, _, _, hires in faces], opts)
+            with times("vqgan"):
                 shapes = [crop_landmarks(points, matrix, sw.size) for _, points, _, matrix, _ in faces]
                 swap, tokens = sw.exchange_codes(torch.stack([v.codes for v in views]), codes, opts, shapes)
                 with fast_inference(sw.device):
@@ -249,7 +252,7 @@ class VideoSwapPipeline:
                     frame, _ = sw.blend(
                         frame, [(faces[k][2], faces[k][3]) for k in mine], [decoded[k] for k in mine], opts,
                         [views[k] for k in mine], tokens[mine], [shapes[k] for k in mine], oversample=1.0,
-                        mark_strength=watermark.VIDEO_STRENGTH, hires=[faces[k][4] for k in mine],
+                        mark_strength=watermark.VIDEO_STRENGTH, hires=[faces[k][4] for k in mine], keeps=[keeps[k] for k in mine],
                     )  # fmt: skip
                 job.with_faces += 1
             out.append(frame)
@@ -323,7 +326,7 @@ def main(argv=None) -> int:
     p.add_argument("--max-frames", type=int, default=VideoLimits.max_frames)
     p.add_argument("--max-megapixels", type=float, default=VideoLimits.max_pixels / 1e6)
     args = p.parse_args(argv)
-    options = options_from_args(args, default_expression="mouth")
+    options = options_from_args(args, default_expression="target")
     limits = VideoLimits(args.max_seconds, args.max_frames, int(args.max_megapixels * 1e6))
     bar = tqdm(unit="frame", desc="swap")
 

@@ -1,0 +1,260 @@
+"""The target's expression on the source's face: dense landmarks and a warp before encoding.
+
+Exchanging codes carries the source's whole face, its expression included: pasted into a video, the
+actor stops talking and blinking. Keeping the target's pixels where expression shows (an ellipse
+over the mouth) gives a mouth that moves, but it is the target's mouth with the target's skin
+around it, and an open jaw pokes out of it. Instead, the source's aligned face is warped so that
+its lips, eyelids and chin take the target's shape, then encoded as usual:
+
+    points = mesh(crop)                        (468, 2) dense landmarks in unit crop coordinates
+    moved  = the source's points, with the lips where the target's are, each eye's lids shaped
+             like the target's (placed on the source's own eye corners) and the chin lowered
+             as far as the target's lower lip drops
+    warped = source(field(x)),  field: piecewise affine over a triangulation of `moved`, mapping
+             each output pixel back to where the source's mesh had it
+    Z_A    = q(E(warped))  ->  the code exchange as before
+
+What a closed mouth cannot provide, the inside of an open one (teeth, tongue), comes from the
+target: its pixels are kept inside its inner-lip contour (`mouth_opening`).
+
+The mesh is MediaPipe's face landmark model (468 points; Apache-2.0, shipped in
+weights/landmarks/ from the mediapipe 0.10.14 wheel), run with ai-edge-litert (TFLite) on the aligned
+crop itself: our 5-point alignment already is the upright, scaled face crop the model expects, so
+no detector runs, in about 2 ms a face.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+MODELS = Path(__file__).resolve().parents[1] / "weights" / "landmarks"
+MODEL_SIDE = 192  # face_landmark.tflite's input: (1, 192, 192, 3) float32 RGB in [0, 1]
+EYE_SIDE = 64  # iris_landmark.tflite's input: one eye, (1, 64, 64, 3) float32 RGB in [0, 1]
+EYE_ROI = 2.3  # the eye crop's side over the distance between the eye's corners (MediaPipe's)
+MIN_FACE_SCORE = 0.0  # the model's face-presence logit below which the mesh is not trusted
+
+# Contours of the 468-point mesh (MediaPipe's indices), in order around each shape.
+LIPS_OUTER = [61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185]
+LIPS_INNER = [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191]
+# the eye on the image's left (the person's right), then the other; lid margins, corners first
+EYE_LEFT = [33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246]
+EYE_RIGHT = [362, 382, 381, 380, 374, 373, 390, 249, 263, 466, 388, 387, 386, 385, 384, 398]
+EYE_CORNERS = {"left": (33, 133), "right": (362, 263)}
+FACE_OVAL = [10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152,
+             148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109]  # fmt: skip
+LOWER_LIP_CENTRE, CHIN = 17, 152
+# the eye model's 71 contour points (lids, then rings around them, then the brow) as mesh indices,
+# for the eye on the image's left; the other eye's crop is mirrored to look like this one
+EYE_MODEL_POINTS = {
+    "left": [33, 7, 163, 144, 145, 153, 154, 155, 133, 246, 161, 160, 159, 158, 157, 173, 130, 25, 110, 24, 23, 22, 26,
+             112, 243, 247, 30, 29, 27, 28, 56, 190, 226, 31, 228, 229, 230, 231, 232, 233, 244, 113, 225, 224, 223, 222,
+             221, 189, 35, 124, 46, 53, 52, 65, 143, 111, 117, 118, 119, 120, 121, 128, 245, 156, 70, 63, 105, 66, 107,
+             55, 193],
+    "right": [263, 249, 390, 373, 374, 380, 381, 382, 362, 466, 388, 387, 386, 385, 384, 398, 359, 255, 339, 254, 253,
+              252, 256, 341, 463, 467, 260, 259, 257, 258, 286, 414, 446, 261, 448, 449, 450, 451, 452, 453, 464, 342,
+              445, 444, 443, 442, 441, 413, 265, 353, 276, 283, 282, 295, 372, 340, 346, 347, 348, 349, 350, 357, 465,
+              383, 300, 293, 334, 296, 336, 285, 417],
+}  # fmt: skip
+IRIS = {"left": list(range(468, 473)), "right": list(range(473, 478))}  # centre, then 4 points on the rim
+
+
+class TfliteModel:
+    """One TFLite model (ai-edge-litert): (1, s, s, 3) float32 in -> its outputs, flattened. Used by
+    one thread at a time (an interpreter is not thread-safe; the app serves requests in threads)."""
+
+    def __init__(self, path: Path, threads: int = 1):
+        from ai_edge_litert.interpreter import Interpreter
+
+        if not path.is_file():
+            raise FileNotFoundError(f"landmark model not found: {path}")
+        self.interpreter = Interpreter(model_path=str(path), num_threads=threads)
+        self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]["index"]
+        self.outputs = [d["index"] for d in self.interpreter.get_output_details()]
+        self.lock = threading.Lock()
+
+    def __call__(self, x: np.ndarray) -> list[np.ndarray]:
+        with self.lock:
+            self.interpreter.set_tensor(self.input, x)
+            self.interpreter.invoke()
+            return [self.interpreter.get_tensor(i).ravel().copy() for i in self.outputs]
+
+
+class DenseLandmarks:
+    """aligned face crop (s, s, 3) uint8 RGB -> (478, 2) float64 landmarks in unit crop coordinates
+    (MediaPipe's 468-point mesh with its eyes refined, then 5 iris points per eye), or None when the
+    model does not see a face.
+
+    The mesh model sees the whole aligned crop at 192 px, where an eye is some 20 px wide: too coarse
+    to tell an open eye from a closed one. So, as MediaPipe does, each eye is cropped again around its
+    corners (2.3 times their distance) at 64 px for the eye model, whose lids replace the mesh's."""
+
+    def __init__(self, models: Path = MODELS, threads: int = 1):
+        self.mesh = TfliteModel(Path(models) / "face_landmark.tflite", threads)
+        self.eyes = TfliteModel(Path(models) / "iris_landmark.tflite", threads)
+
+    def __call__(self, crop: np.ndarray) -> np.ndarray | None:
+        side = crop.shape[0]
+        interpolation = cv2.INTER_AREA if side > MODEL_SIDE else cv2.INTER_LINEAR
+        x = cv2.resize(crop, (MODEL_SIDE, MODEL_SIDE), interpolation=interpolation).astype(np.float32)[None] / 255.0
+        mesh, score = self.mesh(x)
+        if score[0] <= MIN_FACE_SCORE:
+            return None
+        points = np.zeros((478, 2))
+        points[:468] = mesh.reshape(468, 3)[:, :2] / MODEL_SIDE
+        for eye, (a, b) in EYE_CORNERS.items():
+            contour, iris = self.eye(crop, points[a] * side, points[b] * side, mirror=eye == "right")
+            points[EYE_MODEL_POINTS[eye]] = contour / side
+            points[IRIS[eye]] = iris / side
+        return points
+
+    def eye(self, crop: np.ndarray, a: np.ndarray, b: np.ndarray, mirror: bool) -> tuple[np.ndarray, np.ndarray]:
+        """One eye, its corners a -> b (pixels, left to right in the image) -> its (71, 2) contour and
+        (5, 2) iris points in crop pixels."""
+        centre, gap = (a + b) / 2, float(np.hypot(*(b - a)))
+        angle = float(np.degrees(np.arctan2(b[1] - a[1], b[0] - a[0])))
+        scale = EYE_SIDE / max(EYE_ROI * gap, 1e-6)
+        to_eye = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle, scale)  # crop -> eye pixels
+        to_eye[:, 2] += EYE_SIDE / 2 - centre
+        if mirror:  # the model knows one eye: the other is shown to it mirrored
+            to_eye = np.array([[-1.0, 0.0, EYE_SIDE], [0.0, 1.0, 0.0]]) @ np.vstack([to_eye, [0.0, 0.0, 1.0]])
+        patch = cv2.warpAffine(crop, to_eye, (EYE_SIDE, EYE_SIDE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        contour, iris = self.eyes(patch.astype(np.float32)[None] / 255.0)
+        back = cv2.invertAffineTransform(to_eye)
+
+        def to_crop(p: np.ndarray) -> np.ndarray:
+            xy = p.reshape(-1, 3)[:, :2].astype(np.float64)
+            return xy @ back[:, :2].T + back[:, 2]
+
+        return to_crop(contour), to_crop(iris)
+
+
+def _similarity(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]):
+    """The rotation + scale + shift taking points a[0] -> b[0] and a[1] -> b[1], as a function on (N, 2)."""
+    va, vb = a[1] - a[0], b[1] - b[0]
+    za, zb = complex(*va), complex(*vb)
+    r = zb / za if abs(za) > 1e-9 else 1.0
+    m = np.array([[r.real, -r.imag], [r.imag, r.real]])
+    return lambda p: (p - a[0]) @ m.T + b[0]
+
+
+def expression_points(source: np.ndarray, target: np.ndarray, parts: tuple[str, ...] = ("eyes", "mouth")) -> np.ndarray:
+    """Where the source's mesh points go to wear the target's expression. source, target: (468, 2)
+    unit crop coordinates of two aligned faces -> (468, 2).
+
+    mouth: the lips take the target's place and shape (the alignment already put both mouths in about
+    the same place, so this moves them a little and opens or closes them), and the chin and jaw below
+    the mouth follow the lower lip down, fading towards the jaw's corners. eyes: each eye's lid
+    margins take the target's shape relative to its corners, placed on the source's own corners, so
+    the source's eye size and spacing (identity) stay while the lids open or close."""
+    moved = source.copy()
+    if "mouth" in parts:
+        lips = LIPS_OUTER + LIPS_INNER
+        moved[lips] = target[lips]
+        # the jaw: everything below the mouth corners moves with the lower lip (a jaw opens as one
+        # piece), fading in over the first third of the way to the chin and out towards the jaw's sides
+        drop = moved[LOWER_LIP_CENTRE] - source[LOWER_LIP_CENTRE]
+        mouth_y = source[[61, 291], 1].mean()
+        chin_y = source[CHIN, 1]
+        half_jaw = 0.5 * abs(source[361, 0] - source[132, 0])  # the jaw's half-width at mouth height
+        below = np.setdiff1d(np.flatnonzero(source[:, 1] > mouth_y), lips)
+        down = np.clip((source[below, 1] - mouth_y) / max(0.3 * (chin_y - mouth_y), 1e-6), 0.0, 1.0)
+        side = np.clip(1.0 - ((source[below, 0] - source[CHIN, 0]) / max(half_jaw, 1e-6)) ** 4, 0.0, 1.0)
+        moved[below] += (down * side)[:, None] * drop
+    if "eyes" in parts:
+        for eye, (a, b) in EYE_CORNERS.items():
+            lids = (EYE_LEFT if eye == "left" else EYE_RIGHT) + IRIS[eye]
+            place = _similarity((target[a], target[b]), (source[a], source[b]))
+            moved[lids] = place(target[lids])
+    return moved
+
+
+def _border(n: int = 8) -> np.ndarray:
+    """(4n, 2) fixed points around the crop's edge (unit coordinates), so the warp is the identity there."""
+    t = np.linspace(0.0, 1.0, n, endpoint=False)
+    return np.concatenate([np.stack([t, np.zeros(n)], 1), np.stack([np.ones(n), t], 1),
+                           np.stack([1 - t, np.ones(n)], 1), np.stack([np.zeros(n), 1 - t], 1)])  # fmt: skip
+
+
+def warp_field(moved: np.ndarray, points: np.ndarray, side: int = 128) -> np.ndarray:
+    """Piecewise-affine backward map: for each pixel of a (side, side) output, where to read the
+    source -> (side, side, 2) float32 in unit coordinates. moved: (N, 2) where the source's points
+    (N, 2) go. The triangles are a Delaunay triangulation of the moved points and fixed points on the
+    crop's edge; each maps affinely onto the same three points in the source. A triangle whose
+    corners all stayed maps onto itself, so only those with a moved corner are drawn (about 3 ms)."""
+    dst = np.concatenate([moved, _border()]).astype(np.float32)
+    src = np.concatenate([points, _border()]).astype(np.float32)
+    margin = 0.25  # moved points may leave the crop a little; the subdivision needs them inside its rectangle
+    subdiv = cv2.Subdiv2D((int(-margin * side), int(-margin * side), int((1 + 2 * margin) * side), int((1 + 2 * margin) * side)))
+    subdiv.insert([(float(x), float(y)) for x, y in dst * side])
+    corners = subdiv.getTriangleList().reshape(-1, 3, 2)  # (T, 3, 2) pixel coordinates of each triangle's corners
+    # each corner back to its point's index (the subdivision returns coordinates, exactly as inserted);
+    # triangles touching the subdivision's own far-away outer vertices match nothing and are dropped
+    known, where = np.unique(np.concatenate([dst * side, corners.reshape(-1, 2)]).view(np.complex64).ravel(), return_inverse=True)
+    first = np.full(len(known), -1)
+    first[where[: len(dst)][::-1]] = np.arange(len(dst))[::-1]
+    triangles = first[where[len(dst):]].reshape(-1, 3)
+    triangles = triangles[(triangles >= 0).all(1)]
+    still = np.all(dst == src, axis=1)
+    triangles = triangles[~still[triangles].all(1)]
+    yy, xx = (np.mgrid[0:side, 0:side].astype(np.float32) + 0.5) / side
+    field = np.stack([xx, yy], -1)  # the identity, where no corner moved
+    if len(triangles) == 0:
+        return field
+    # per triangle, the affine map dst -> src: src = A @ [x, y, 1]
+    d = np.concatenate([dst[triangles], np.ones((len(triangles), 3, 1), np.float32)], 2)  # (T, 3, 3)
+    ok = np.abs(np.linalg.det(d)) > 1e-9
+    triangles, d = triangles[ok], d[ok]
+    affine = np.linalg.solve(d, src[triangles]).transpose(0, 2, 1)  # (T, 2, 3)
+    index = np.full((side, side), -1, np.int32)
+    fixed = np.round(dst[triangles] * side * 16).astype(np.int32)  # 4 fractional bits (shift=4)
+    for k in range(len(triangles)):
+        cv2.fillConvexPoly(index, fixed[k], k, lineType=cv2.LINE_8, shift=4)
+    inside = index >= 0
+    a = affine[index[inside]]  # (M, 2, 3)
+    xy1 = np.stack([xx[inside], yy[inside], np.ones_like(xx[inside])], -1)  # (M, 3)
+    field[inside] = np.einsum("mij,mj->mi", a, xy1)
+    return field
+
+
+def warp(image: np.ndarray, field: np.ndarray) -> np.ndarray:
+    """(s, s, C) image read through a (n, n, 2) unit-coordinate field (warp_field), resampled to s."""
+    s = image.shape[0]
+    if field.shape[0] != s:
+        field = cv2.resize(field, (s, s), interpolation=cv2.INTER_LINEAR)
+    maps = field * s - 0.5
+    return cv2.remap(image, maps[..., 0], maps[..., 1], interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def mouth_opening(points: np.ndarray, side: int, grow: float = 0.01, softness: float = 0.006) -> np.ndarray:
+    """(side, side) float32 weights inside the inner-lip contour of (468, 2) unit landmarks: the
+    teeth and tongue of an open mouth. grown by `grow` x side and feathered by `softness` x side."""
+    mask = np.zeros((side, side), np.float32)
+    cv2.fillPoly(mask, [np.round(points[LIPS_INNER] * side * 16).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=4)
+    r = int(round(grow * side))
+    if r > 0:
+        mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    return cv2.GaussianBlur(mask, (0, 0), sigmaX=max(softness * side, 0.5))
+
+
+KEEP_EYES = False  # experiment switch: keep the target's eye openings too
+EYE_GROW = 0.0
+
+
+def kept_from_target(points: np.ndarray, side: int, parts: tuple[str, ...]) -> np.ndarray:
+    """(side, side) float32 weights where the target's own pixels stay: the inside of its mouth
+    (teeth and tongue, which a warped closed mouth cannot show)."""
+    keep = mouth_opening(points, side) if "mouth" in parts else np.zeros((side, side), np.float32)
+    if "eyes" in parts and KEEP_EYES:
+        for contour in (EYE_LEFT, EYE_RIGHT):
+            eye = np.zeros((side, side), np.float32)
+            cv2.fillPoly(eye, [np.round(points[contour] * side * 16).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=4)
+            r = int(round(EYE_GROW * side))
+            if r > 0:
+                eye = cv2.dilate(eye, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+            keep = np.maximum(keep, cv2.GaussianBlur(eye, (0, 0), sigmaX=max((0.006 + EYE_GROW / 2) * side, 0.5)))
+    return keep

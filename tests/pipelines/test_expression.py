@@ -1,0 +1,102 @@
+"""The target's expression on the source's face: dense landmarks, the warp, and the swap with them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipelines import expression as ex
+from pipelines.faces import align_face, detect_faces
+from pipelines.images import load_image
+
+from ..conftest import photo
+
+SIDE = 256
+OPEN, CLOSED = "man_portrait_flags_720p.jpg", "woman_redhair_wide.jpg"  # mouths
+
+
+@pytest.fixture(scope="module")
+def landmarks():
+    return ex.DenseLandmarks()
+
+
+def aligned(name: str) -> np.ndarray:
+    image = load_image(photo(name))
+    return align_face(image, max(detect_faces(image), key=lambda f: f.size).landmarks, SIDE)[0]
+
+
+def mouth_opening(points: np.ndarray) -> float:
+    """Inner lips height over mouth width (the mesh's points 13/14 and 78/308)."""
+    return float(np.linalg.norm(points[13] - points[14]) / np.linalg.norm(points[78] - points[308]))
+
+
+def test_landmarks_sit_on_the_face_and_refuse_a_non_face(landmarks):
+    from pipelines.faces import CANONICAL_TEMPLATE
+
+    points = landmarks(aligned("man_portrait_flags_720p.jpg"))
+    assert points.shape == (478, 2) and np.isfinite(points).all()
+    # the aligned crop puts the eyes and mouth corners on the template: the mesh must agree (within 4% of the side)
+    eyes = [points[ex.IRIS["left"][0]], points[ex.IRIS["right"][0]]]
+    assert np.abs(np.array(eyes) - CANONICAL_TEMPLATE[:2]).max() < 0.04
+    assert np.abs(points[[61, 291]] - CANONICAL_TEMPLATE[3:]).max() < 0.04
+    assert landmarks(np.full((SIDE, SIDE, 3), 128, np.uint8)) is None
+    assert landmarks(load_image(photo("no_face_landscape.jpg"))[:SIDE, :SIDE]) is None
+
+
+def test_open_and_closed_mouths_are_told_apart(landmarks):
+    smiling = mouth_opening(landmarks(aligned(OPEN)))  # a wide smile showing the teeth
+    closed = mouth_opening(landmarks(aligned(CLOSED)))
+    assert smiling > 0.2 and closed < 0.08
+
+
+def test_warp_field_is_the_identity_when_nothing_moves_and_moves_what_moved():
+    rng = np.random.default_rng(0)
+    points = rng.uniform(0.2, 0.8, (60, 2))
+    field = ex.warp_field(points, points, 64)
+    grid = (np.stack(np.meshgrid(np.arange(64), np.arange(64)), -1) + 0.5) / 64
+    assert np.abs(field - grid).max() < 1e-4
+    moved = points.copy()
+    moved[0] += [0.05, 0.03]  # one point moves: the output there reads where the point was
+    field = ex.warp_field(moved, points, 256)
+    x, y = (moved[0] * 256).astype(int)
+    assert np.abs(field[y, x] - points[0]).max() < 0.01
+    far = np.linalg.norm(grid - moved[0], axis=-1) > 0.3
+    assert np.abs(ex.warp_field(moved, points, 64)[far] - grid[far]).max() < 1e-4  # piecewise: far pixels stay
+
+
+def test_expression_points_open_the_sources_mouth_and_lower_its_jaw(landmarks):
+    source = landmarks(aligned(CLOSED))
+    target = landmarks(aligned(OPEN))
+    assert np.array_equal(ex.expression_points(source, source), source)  # its own expression: nothing moves
+    moved = ex.expression_points(source, target, ("mouth",))
+    assert mouth_opening(moved) == pytest.approx(mouth_opening(target))
+    assert moved[ex.CHIN, 1] > source[ex.CHIN, 1] + 0.02  # the open jaw drops the chin
+    above = source[:, 1] < source[[61, 291], 1].mean() - 0.05  # eyes, brows, nose, forehead
+    assert np.array_equal(moved[above], source[above])
+    both = ex.expression_points(source, target, ("eyes", "mouth"))
+    for a, b in ex.EYE_CORNERS.values():  # the eyes keep the source's corners (its eye size and spacing)
+        assert np.allclose(both[[a, b]], source[[a, b]])
+
+
+def test_mouth_opening_mask_covers_an_open_mouth_only(landmarks):
+    open_mask = ex.mouth_opening(landmarks(aligned(OPEN)), SIDE, grow=0)
+    closed_mask = ex.mouth_opening(landmarks(aligned(CLOSED)), SIDE, grow=0)
+    assert (open_mask > 0.5).mean() > 0.01 and (closed_mask > 0.5).mean() < 0.002  # teeth: ~1/70 of the crop
+    assert open_mask[: SIDE // 2].max() == 0  # nothing kept in the upper half of the face
+
+
+def test_swap_with_the_targets_expression_opens_the_mouth(swapper, landmarks):
+    """A closed-mouth source onto a smiling target: with the target's expression the result smiles
+    (its mouth opening measured by the mesh on the result, aligned), with the source's it does not."""
+    from pipelines.swap import SwapOptions
+
+    source, target = load_image(photo(CLOSED)), load_image(photo(OPEN))
+    want = mouth_opening(landmarks(aligned(OPEN)))
+    face = max(detect_faces(target), key=lambda f: f.size)
+
+    def opening(expression: str) -> float:
+        result = swapper(source, target, SwapOptions(expression=expression))
+        return mouth_opening(landmarks(align_face(result.image, face.landmarks, SIDE)[0]))
+
+    kept, own = opening("target"), opening("source")
+    assert kept > 0.7 * want and own < 0.5 * want
