@@ -60,6 +60,9 @@ EYE_MODEL_POINTS = {
               383, 300, 293, 334, 296, 336, 285, 417],
 }  # fmt: skip
 IRIS = {"left": list(range(468, 473)), "right": list(range(473, 478))}  # centre, then 4 points on the rim
+# the points the warp is pinned to: the mesh and each iris's centre. Not the rims: an iris is as tall
+# when the lids close over it, so pinned rim points would hold a closing eye open.
+CONTROL = list(range(468)) + [IRIS["left"][0], IRIS["right"][0]]
 
 
 class TfliteModel:
@@ -170,6 +173,19 @@ def expression_points(source: np.ndarray, target: np.ndarray, parts: tuple[str, 
             lids = (EYE_LEFT if eye == "left" else EYE_RIGHT) + IRIS[eye]
             place = _similarity((target[a], target[b]), (source[a], source[b]))
             moved[lids] = place(target[lids])
+            # the skin around the eye follows its lid part of the way (the eye model's two rings
+            # around the lids: 0.6 and 0.3 of the nearest lid point's move), so a closing lid
+            # stretches the whole lid, not just the lashes
+            margin = EYE_LEFT if eye == "left" else EYE_RIGHT
+            shift = moved[margin] - source[margin]
+            for ring, share in ((EYE_MODEL_POINTS[eye][16:32], 0.6), (EYE_MODEL_POINTS[eye][32:48], 0.3)):
+                nearest = np.argmin(np.linalg.norm(source[ring][:, None] - source[margin][None], axis=2), axis=1)
+                moved[ring] = source[ring] + share * shift[nearest]
+            # the iris centre (gaze) stays between the lids: a closed eye's is on the lid line
+            centre = IRIS[eye][0]
+            contour = moved[EYE_LEFT if eye == "left" else EYE_RIGHT]
+            nearest = np.argsort(np.abs(contour[:, 0] - moved[centre, 0]))[:4]  # lid points above and below it
+            moved[centre, 1] = np.clip(moved[centre, 1], contour[nearest, 1].min(), contour[nearest, 1].max())
     return moved
 
 
@@ -183,9 +199,12 @@ def _border(n: int = 8) -> np.ndarray:
 def warp_field(moved: np.ndarray, points: np.ndarray, side: int = 128) -> np.ndarray:
     """Piecewise-affine backward map: for each pixel of a (side, side) output, where to read the
     source -> (side, side, 2) float32 in unit coordinates. moved: (N, 2) where the source's points
-    (N, 2) go. The triangles are a Delaunay triangulation of the moved points and fixed points on the
-    crop's edge; each maps affinely onto the same three points in the source. A triangle whose
-    corners all stayed maps onto itself, so only those with a moved corner are drawn (about 3 ms)."""
+    (N, 2) go (of 478 landmarks, the CONTROL ones are used). The triangles are a Delaunay
+    triangulation of the moved points and fixed points on the crop's edge; each maps affinely onto
+    the same three points in the source. A triangle whose corners all stayed maps onto itself, so
+    only those with a moved corner are drawn (about 3 ms)."""
+    if len(points) == 478:
+        moved, points = moved[CONTROL], points[CONTROL]
     dst = np.concatenate([moved, _border()]).astype(np.float32)
     src = np.concatenate([points, _border()]).astype(np.float32)
     margin = 0.25  # moved points may leave the crop a little; the subdivision needs them inside its rectangle
@@ -241,20 +260,10 @@ def mouth_opening(points: np.ndarray, side: int, grow: float = 0.01, softness: f
     return cv2.GaussianBlur(mask, (0, 0), sigmaX=max(softness * side, 0.5))
 
 
-KEEP_EYES = False  # experiment switch: keep the target's eye openings too
-EYE_GROW = 0.0
-
-
 def kept_from_target(points: np.ndarray, side: int, parts: tuple[str, ...]) -> np.ndarray:
     """(side, side) float32 weights where the target's own pixels stay: the inside of its mouth
-    (teeth and tongue, which a warped closed mouth cannot show)."""
-    keep = mouth_opening(points, side) if "mouth" in parts else np.zeros((side, side), np.float32)
-    if "eyes" in parts and KEEP_EYES:
-        for contour in (EYE_LEFT, EYE_RIGHT):
-            eye = np.zeros((side, side), np.float32)
-            cv2.fillPoly(eye, [np.round(points[contour] * side * 16).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=4)
-            r = int(round(EYE_GROW * side))
-            if r > 0:
-                eye = cv2.dilate(eye, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
-            keep = np.maximum(keep, cv2.GaussianBlur(eye, (0, 0), sigmaX=max((0.006 + EYE_GROW / 2) * side, 0.5)))
-    return keep
+    (teeth and tongue, which a warped closed mouth cannot show). Its eyes are the source's, warped:
+    keeping the target's eye openings as well was measured to cost identity (benchmarks/RESULTS.md)."""
+    if "mouth" not in parts:
+        return np.zeros((side, side), np.float32)
+    return mouth_opening(points, side)

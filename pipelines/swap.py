@@ -95,8 +95,8 @@ class SourceFace:
 
     face: Face
     crop: np.ndarray  # (S, S, 3) uint8, aligned
-    codes: torch.Tensor | None  # (h, w) long; None only while a warped view waits for its encoding
-    decoded: np.ndarray  # (S, S, 3) uint8, G(Z_A)
+    codes: torch.Tensor | None  # (h, w) long; None only while a warped view waits for its encoding (wear_expression)
+    decoded: np.ndarray | None  # (S, S, 3) uint8, G(Z_A); None only while a warped view waits for it
     hires: np.ndarray  # (P, P, 3) uint8, aligned at its own resolution (pipelines/detail.py)
     pose: Pose
     points: np.ndarray | None = None  # (478, 2) dense landmarks, unit crop coordinates (pipelines/expression.py), once asked
@@ -150,6 +150,12 @@ def align_at_detail(image: np.ndarray, landmarks: np.ndarray, size: int, oversam
     side = detail_side(native_crop_side(matrix, size), size, oversample)
     hires = warp_to_crop(image, matrix * (side / size), side)
     return resize(hires, size), matrix, hires
+
+
+def inlay(image: np.ndarray, other: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """(s, s, 3) uint8 images and (s, s) weights in [0, 1] -> image with other where the weights are 1."""
+    w = weights[..., None]
+    return (image * (1 - w) + other * w + 0.5).astype(np.uint8)
 
 
 def crop_landmarks(landmarks: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
@@ -363,10 +369,14 @@ class FaceSwapPipeline:
 
     @torch.no_grad()
     def wear_expression(self, views: list[SourceFace], targets_hi: list[np.ndarray] | None, opts: SwapOptions):
-        """Each source view warped to its target's expression (pipelines/expression.py) and encoded, and
-        the (P, P) weights where the target's own pixels stay (the inside of an open mouth).
-        targets_hi: the targets aligned at their detail side (target_detail / align_at_detail)
-        -> (views, keeps). A face the landmark model does not see keeps the source's expression."""
+        """Each source view warped to its target's expression (pipelines/expression.py), and the (P, P)
+        weights where the target's own pixels stay (the inside of an open mouth). targets_hi: the
+        targets aligned at their detail side P (target_detail / align_at_detail) -> (views, keeps).
+
+        A warped view is a source face in its own right: its crop is encoded and its codes decoded, so
+        the detail formula (pipelines/detail.py) adds back exactly the warped face's fine detail and
+        the expression holds at every `detail` setting. A face the landmark model does not see keeps
+        the source's expression."""
         parts = EXPRESSIONS[opts.expression]
         if not parts:
             return views, [None] * len(views)
@@ -379,14 +389,20 @@ class FaceSwapPipeline:
                 posed.append(view)
                 keeps.append(None)
                 continue
-            field = warp_field(expression_points(view.points, target, parts), view.points)
-            posed.append(SourceFace(face=view.face, crop=warp(view.crop, field), codes=None, decoded=warp(view.decoded, field),
-                                    hires=warp(view.hires, field), pose=view.pose))  # fmt: skip
-            keeps.append(kept_from_target(target, target_hi.shape[0], parts))
+            moved = warp_field(expression_points(view.points, target, parts), view.points)
+            side = target_hi.shape[0]  # warped at the side it is composed at: one resampling, no larger than needed
+            keep = kept_from_target(target, side, parts)
+            # the inside of the mouth is the target's already in the face that is encoded, so the codes
+            # see an open mouth, not the source's lips stretched across it
+            hires = inlay(warp(resize(view.hires, side), moved), target_hi, keep)
+            crop = inlay(warp(view.crop, moved), resize(target_hi, self.size), resize(keep, self.size))
+            posed.append(SourceFace(face=view.face, crop=crop, codes=None, decoded=None, hires=hires, pose=view.pose))
+            keeps.append(keep)
         todo = [v for v in posed if v.codes is None]
         if todo:
-            for v, codes in zip(todo, self.encode([v.crop for v in todo]), strict=True):
-                v.codes = codes
+            codes = self.encode([v.crop for v in todo])
+            for v, c, decoded in zip(todo, codes, self.decode(codes), strict=True):
+                v.codes, v.decoded = c, decoded
         return posed, keeps
 
     def decode(self, swap: torch.Tensor) -> list[np.ndarray]:
