@@ -103,6 +103,15 @@ class SourceFace:
     # (mirror, complete) -> this face mirrored and/or with its hidden half rebuilt (pipelines/pose.py)
     views: dict[tuple[bool, bool], SourceFace] = field(default_factory=dict, repr=False)
     details: dict[int, np.ndarray] = field(default_factory=dict, repr=False)  # side P -> source_detail at P
+    sizes: dict[int, np.ndarray] = field(default_factory=dict, repr=False)  # side P -> hires resized to P
+
+    def sized(self, side: int) -> np.ndarray:
+        """(P, P, 3) uint8: the aligned face at side P, made once per side (wear_expression warps it every frame)."""
+        if side not in self.sizes:
+            if len(self.sizes) >= 8:
+                self.sizes.clear()
+            self.sizes[side] = resize(self.hires, side)
+        return self.sizes[side]
 
     def detail(self, side: int) -> np.ndarray:
         """(P, P, 3) float32 A_P - up(G(Z_A)) (pipelines/detail.py), made once per side: a video's
@@ -153,9 +162,15 @@ def align_at_detail(image: np.ndarray, landmarks: np.ndarray, size: int, oversam
 
 
 def inlay(image: np.ndarray, other: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """(s, s, 3) uint8 images and (s, s) weights in [0, 1] -> image with other where the weights are 1."""
-    w = weights[..., None]
-    return (image * (1 - w) + other * w + 0.5).astype(np.uint8)
+    """(s, s, 3) uint8 images and (s, s) weights in [0, 1] -> image with other where the weights are
+    1 (in place; only the box where the weights are non-zero is computed: a mouth is small)."""
+    ys, xs = np.nonzero(weights.any(axis=1))[0], np.nonzero(weights.any(axis=0))[0]
+    if len(ys) == 0:
+        return image
+    box = np.s_[ys[0] : ys[-1] + 1, xs[0] : xs[-1] + 1]
+    w = weights[box][..., None]
+    image[box] = (image[box] * (1 - w) + other[box] * w + 0.5).astype(np.uint8)
+    return image
 
 
 def crop_landmarks(landmarks: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
@@ -394,7 +409,7 @@ class FaceSwapPipeline:
             keep = kept_from_target(target, side, parts)
             # the inside of the mouth is the target's already in the face that is encoded, so the codes
             # see an open mouth, not the source's lips stretched across it
-            hires = inlay(warp(resize(view.hires, side), moved), target_hi, keep)
+            hires = inlay(warp(view.sized(side), moved), target_hi, keep)
             crop = inlay(warp(view.crop, moved), resize(target_hi, self.size), resize(keep, self.size))
             posed.append(SourceFace(face=view.face, crop=crop, codes=None, decoded=None, hires=hires, pose=view.pose))
             keeps.append(keep)
