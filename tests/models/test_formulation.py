@@ -32,7 +32,7 @@ def test_ae_penalty_is_lambda_times_squared_weights_without_biases():
     assert all(p.ndim >= 2 for p in weight_parameters(model))
     x = torch.rand(2, 3, 16, 16) * 2 - 1
     total, logs = model.loss(x)
-    assert math.isclose(logs["penalty"], TINY["ae"].penalty_weight * float(by_hand), rel_tol=1e-5)
+    assert math.isclose(logs["penalty"], TINY["ae"].penalty_weight * by_hand.item(), rel_tol=1e-5)
 
 
 def test_ae_bce_matches_the_formula():
@@ -42,7 +42,7 @@ def test_ae_bce_matches_the_formula():
     xp = (model(x) + 1) / 2
     bce = -(t * xp.log() + (1 - t) * (1 - xp).log()).flatten(1).sum(1).mean()
     _, logs = model.loss(x)
-    assert math.isclose(logs["reconstruction"], float(bce), rel_tol=1e-4)
+    assert math.isclose(logs["reconstruction"], bce.item(), rel_tol=1e-4)
 
 
 def test_vae_kl_matches_monte_carlo():
@@ -142,7 +142,7 @@ def test_transformer_loss_is_mean_negative_log_likelihood():
     nll = -F.log_softmax(logits, -1).gather(2, codes[:, :, None]).mean()
     loss, logs = model.loss(codes)
     assert torch.allclose(loss, nll)
-    assert math.isclose(logs["bits_per_token"], float(nll) / math.log(2), rel_tol=1e-6)
+    assert math.isclose(logs["bits_per_token"], nll.item() / math.log(2), rel_tol=1e-6)
 
 
 def test_transformer_is_causal():
@@ -327,7 +327,7 @@ def test_depth_two_transformer_loss_cache_and_completion():
     nll1 = -F.log_softmax(model.head(h), -1).gather(2, stages[..., :1]).mean()
     nll2 = -F.log_softmax(model.depth_logits(h, stages, 1), -1).gather(2, stages[..., 1:]).mean()
     assert torch.allclose(loss, (nll1 + nll2) / 2)
-    assert math.isclose(logs["bits_per_token"], float(loss) / math.log(2), rel_tol=1e-6)
+    assert math.isclose(logs["bits_per_token"], loss.item() / math.log(2), rel_tol=1e-6)
     a = model.sample(3, generator=torch.Generator().manual_seed(1), top_k=5)
     b = model.sample(3, generator=torch.Generator().manual_seed(1), top_k=5, use_cache=False)
     assert torch.equal(a, b) and a.shape == (3, 16) and int(a.max()) < 32 * 32
