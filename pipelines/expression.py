@@ -216,7 +216,7 @@ def warp_field(moved: np.ndarray, points: np.ndarray, side: int = 128) -> np.nda
     known, where = np.unique(np.concatenate([dst * side, corners.reshape(-1, 2)]).view(np.complex64).ravel(), return_inverse=True)
     first = np.full(len(known), -1)
     first[where[: len(dst)][::-1]] = np.arange(len(dst))[::-1]
-    triangles = first[where[len(dst):]].reshape(-1, 3)
+    triangles = first[where[len(dst) :]].reshape(-1, 3)
     triangles = triangles[(triangles >= 0).all(1)]
     still = np.all(dst == src, axis=1)
     triangles = triangles[~still[triangles].all(1)]

@@ -491,7 +491,8 @@ def add_swap_arguments(p: argparse.ArgumentParser) -> None:
     """The swap options shared by the photo and video command lines."""
     p.add_argument("--regions", default="face", help="comma-separated: face, eyes, brows, nose, mouth")
     p.add_argument("--expression", choices=tuple(EXPRESSIONS), default=None,
-                   help="whose expression: source, or the target's mouth / eyes and mouth (default: source; video: mouth)")  # fmt: skip
+                   help="whose expression: source; target (the source's face warped to the target's mouth, jaw and eyelids); "
+                        "mouth (mouth and jaw only). Default: source for photos, target for video")  # fmt: skip
     p.add_argument("--target-face", default="all", help="all, largest, similar (needs --reference), or an index (0 = first)")
     p.add_argument("--reference", default=None, help="photo of the person to replace, for --target-face similar")
     p.add_argument("--source-face", default="largest", help="largest or a face index")
