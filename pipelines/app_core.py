@@ -127,6 +127,7 @@ class AppCore:
         k, depth, cell = vq.codebook_size, vq.quantizer_depth, 256 // vq.grid_size  # code maps shown 256 px wide
         gallery = [
             (upscale(r.source_crop), "Source face, aligned"),
+            *([(upscale(r.posed_crops[0]), "Source, target's expression")] if settings.expression != "source" else []),
             (upscale(r.target_crops[0]), "Target face, aligned"),
             (code_map_image(r.source_codes, k, cell, depth), "Source codes"),
             (code_map_image(r.target_codes[0], k, cell, depth), "Target codes"),

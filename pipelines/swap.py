@@ -127,6 +127,7 @@ class SourceFace:
 class SwapResult:
     image: np.ndarray  # (H, W, 3) uint8, the target with the swapped face(s); same size as the target
     source_crop: np.ndarray  # (S, S, 3) uint8, the source face aligned
+    posed_crops: list[np.ndarray]  # (S, S, 3) uint8, the source face as encoded for each target (its expression, if kept)
     target_crops: list[np.ndarray]  # one per swapped target face
     source_codes: np.ndarray  # (h, w) code indices
     target_codes: list[np.ndarray]
@@ -302,6 +303,7 @@ class FaceSwapPipeline:
         return SwapResult(
             image=out,
             source_crop=source_face.crop,
+            posed_crops=[v.crop for v in views],
             target_crops=[crop for crop, _ in aligned],
             source_codes=source_face.codes.cpu().numpy(),
             target_codes=list(codes.cpu().numpy()),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -27,6 +28,11 @@ def test_swap_photo_returns_a_marked_file_captioned_steps_and_a_report(core):
     assert report.watermark and report.marked == report.checked == 1
     assert len(gallery) == 8 and all(caption and image.ndim == 3 for image, caption in gallery)
     assert info.startswith("1 face(s) swapped.") and "total" in info
+    # with the target's expression, the steps also show the source as it was reshaped and encoded
+    _, gallery, _ = core.swap_photo(photo("woman_redhair_wide.jpg"), photo("man_portrait_flags_720p.jpg"),
+                                    PhotoSettings(["face"], expression="target"))  # fmt: skip
+    (posed, caption), (source, _) = gallery[1], gallery[0]
+    assert len(gallery) == 9 and caption == "Source, target's expression" and np.abs(posed.astype(int) - source).mean() > 1
 
 
 def test_a_persons_mistakes_are_messages_that_say_what_to_do(core):
