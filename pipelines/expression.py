@@ -70,7 +70,13 @@ class TfliteModel:
     one thread at a time (an interpreter is not thread-safe; the app serves requests in threads)."""
 
     def __init__(self, path: Path, threads: int = 1):
-        from ai_edge_litert.interpreter import Interpreter
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError:  # its wheels cover Linux, Windows and Apple-silicon macOS (requirements.txt)
+            raise RuntimeError(
+                "keeping the target's expression needs the TFLite runtime: pip install ai-edge-litert==2.3.0 "
+                "(or swap with expression='source')"
+            ) from None
 
         if not path.is_file():
             raise FileNotFoundError(f"landmark model not found: {path}")
