@@ -123,19 +123,11 @@ def openings(image: np.ndarray, face) -> tuple[float, float]:
 
 def mesh_openings(image: np.ndarray, face, mesh) -> tuple[float, float]:
     """(mouth opening, eye opening) by the dense mesh (pipelines/expression.py) on the face aligned at 256."""
-    from pipelines.expression import EYE_LEFT, EYE_RIGHT
+    from pipelines.expression import openings
     from pipelines.faces import align_face
 
     p = mesh(align_face(image, face.landmarks, 256)[0])
-    if p is None:
-        return float("nan"), float("nan")
-    mouth = np.linalg.norm(p[13] - p[14]) / max(np.linalg.norm(p[78] - p[308]), 1e-6)
-
-    def ear(e):  # the eye contour starts at the outer corner: lower lid 1-7, inner corner 8, upper lid 9-15
-        e = p[e]
-        return (np.linalg.norm(e[3] - e[13]) + np.linalg.norm(e[5] - e[11])) / (2 * max(np.linalg.norm(e[0] - e[8]), 1e-6))
-
-    return float(mouth), float((ear(EYE_LEFT) + ear(EYE_RIGHT)) / 2)
+    return (float("nan"), float("nan")) if p is None else openings(p)
 
 
 def frames(path: Path):

@@ -43,9 +43,8 @@ LIPS_INNER = [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 3
 # the eye on the image's left (the person's right), then the other; lid margins, corners first
 EYE_LEFT = [33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246]
 EYE_RIGHT = [362, 382, 381, 380, 374, 373, 390, 249, 263, 466, 388, 387, 386, 385, 384, 398]
+EYE_LIDS = {"left": EYE_LEFT, "right": EYE_RIGHT}
 EYE_CORNERS = {"left": (33, 133), "right": (362, 263)}
-FACE_OVAL = [10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152,
-             148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109]  # fmt: skip
 LOWER_LIP_CENTRE, CHIN = 17, 152
 # the eye model's 71 contour points (lids, then rings around them, then the brow) as mesh indices,
 # for the eye on the image's left; the other eye's crop is mirrored to look like this one
@@ -176,23 +175,35 @@ def expression_points(source: np.ndarray, target: np.ndarray, parts: tuple[str, 
         moved[below] += (down * side)[:, None] * drop
     if "eyes" in parts:
         for eye, (a, b) in EYE_CORNERS.items():
-            lids = (EYE_LEFT if eye == "left" else EYE_RIGHT) + IRIS[eye]
+            margin = EYE_LIDS[eye]
             place = _similarity((target[a], target[b]), (source[a], source[b]))
-            moved[lids] = place(target[lids])
+            moved[margin + IRIS[eye]] = place(target[margin + IRIS[eye]])
             # the skin around the eye follows its lid part of the way (the eye model's two rings
             # around the lids: 0.6 and 0.3 of the nearest lid point's move), so a closing lid
             # stretches the whole lid, not just the lashes
-            margin = EYE_LEFT if eye == "left" else EYE_RIGHT
             shift = moved[margin] - source[margin]
             for ring, share in ((EYE_MODEL_POINTS[eye][16:32], 0.6), (EYE_MODEL_POINTS[eye][32:48], 0.3)):
                 nearest = np.argmin(np.linalg.norm(source[ring][:, None] - source[margin][None], axis=2), axis=1)
                 moved[ring] = source[ring] + share * shift[nearest]
             # the iris centre (gaze) stays between the lids: a closed eye's is on the lid line
             centre = IRIS[eye][0]
-            contour = moved[EYE_LEFT if eye == "left" else EYE_RIGHT]
+            contour = moved[margin]
             nearest = np.argsort(np.abs(contour[:, 0] - moved[centre, 0]))[:4]  # lid points above and below it
             moved[centre, 1] = np.clip(moved[centre, 1], contour[nearest, 1].min(), contour[nearest, 1].max())
     return moved
+
+
+def openings(points: np.ndarray) -> tuple[float, float]:
+    """(mouth opening, eye opening) of (478, 2) landmarks: inner lips height over mouth width, and the
+    eye aspect ratio (Soukupova and Cech 2016) of the lid margins, mean of both eyes."""
+    mouth = np.linalg.norm(points[13] - points[14]) / max(np.linalg.norm(points[78] - points[308]), 1e-6)
+    return float(mouth), float(np.mean([eye_opening(points, lids) for lids in EYE_LIDS.values()]))
+
+
+def eye_opening(points: np.ndarray, lids: list[int]) -> float:
+    """Eye aspect ratio of one eye's lid margin (outer corner, lower lid, inner corner, upper lid)."""
+    e = points[lids]
+    return float((np.linalg.norm(e[3] - e[13]) + np.linalg.norm(e[5] - e[11])) / (2 * max(np.linalg.norm(e[0] - e[8]), 1e-6)))
 
 
 def _border(n: int = 8) -> np.ndarray:

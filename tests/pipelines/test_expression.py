@@ -27,7 +27,7 @@ def aligned(name: str) -> np.ndarray:
 
 def mouth_opening(points: np.ndarray) -> float:
     """Inner lips height over mouth width (the mesh's points 13/14 and 78/308)."""
-    return float(np.linalg.norm(points[13] - points[14]) / np.linalg.norm(points[78] - points[308]))
+    return ex.openings(points)[0]
 
 
 def test_landmarks_sit_on_the_face_and_refuse_a_non_face(landmarks):
@@ -78,12 +78,6 @@ def test_expression_points_open_the_sources_mouth_and_lower_its_jaw(landmarks):
         assert np.allclose(both[[a, b]], source[[a, b]])
 
 
-def eye_opening(points: np.ndarray, contour: list[int]) -> float:
-    """Eye aspect ratio of one eye's lid margin (outer corner first, lower lid, inner corner, upper lid)."""
-    e = points[contour]
-    return float((np.linalg.norm(e[3] - e[13]) + np.linalg.norm(e[5] - e[11])) / (2 * np.linalg.norm(e[0] - e[8])))
-
-
 def test_closed_target_eyes_close_the_sources_eyes_in_the_warp(landmarks):
     """A target whose upper lids lie on its lower lids: the warped source's lids close too, and its
     iris centre stays between them (a pinned iris would hold the eye open)."""
@@ -94,7 +88,7 @@ def test_closed_target_eyes_close_the_sources_eyes_in_the_warp(landmarks):
         target[upper] = target[lower]
     moved = ex.expression_points(source, target, ("eyes",))
     for contour, eye in ((ex.EYE_LEFT, "left"), (ex.EYE_RIGHT, "right")):
-        assert eye_opening(source, contour) > 0.2 and eye_opening(moved, contour) < 0.03
+        assert ex.eye_opening(source, contour) > 0.2 and ex.eye_opening(moved, contour) < 0.03
         lids = moved[contour][:, 1]
         assert lids.min() - 1e-9 <= moved[ex.IRIS[eye][0], 1] <= lids.max() + 1e-9
     crop = aligned(CLOSED)
@@ -103,7 +97,7 @@ def test_closed_target_eyes_close_the_sources_eyes_in_the_warp(landmarks):
     # as part of the opening, so not as shut: benchmarks/RESULTS.md has the video figures), and only
     # the eyes changed: the mouth, far from them, is untouched
     for contour in (ex.EYE_LEFT, ex.EYE_RIGHT):
-        assert eye_opening(landmarks(closed), contour) < 0.9 * eye_opening(landmarks(crop), contour)
+        assert ex.eye_opening(landmarks(closed), contour) < 0.9 * ex.eye_opening(landmarks(crop), contour)
     mouth = (np.round(source[ex.LIPS_OUTER] * SIDE).astype(int)[:, ::-1]).T
     assert np.array_equal(closed[tuple(mouth)], crop[tuple(mouth)])
 
