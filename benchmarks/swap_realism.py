@@ -145,7 +145,7 @@ def correlation(a: list[float], b: list[float]) -> float:
 def measure_frames(path: Path, near: list | None = None, every: int = 2, describe_every: int = 6) -> list[dict | None]:
     """Per sampled frame: the largest face's (or the face nearest `near`'s) MTCNN face, mouth and
     eye openings (dlib, and the mesh), and (every describe_every frames) its dlib descriptor; None where no face."""
-    from pipelines.expression import DenseLandmarks
+    from pipelines.landmarks import DenseLandmarks
 
     mesh = DenseLandmarks()
     out = []

@@ -17,128 +17,19 @@ its lips, eyelids and chin take the target's shape, then encoded as usual:
 What a closed mouth cannot provide, the inside of an open one (teeth, tongue), comes from the
 target: its pixels are kept inside its inner-lip contour (`mouth_opening`).
 
-The mesh is MediaPipe's face landmark model (468 points; Apache-2.0, shipped in
-weights/landmarks/ from the mediapipe 0.10.14 wheel), run with ai-edge-litert (TFLite) on the aligned
-crop itself: our 5-point alignment already is the upright, scaled face crop the model expects, so
-no detector runs, in about 2 ms a face.
+The mesh and its eyes: pipelines/landmarks.py.
 """
 
 from __future__ import annotations
 
-import threading
-from pathlib import Path
-
 import cv2
 import numpy as np
 
-MODELS = Path(__file__).resolve().parents[1] / "weights" / "landmarks"
-MODEL_SIDE = 192  # face_landmark.tflite's input: (1, 192, 192, 3) float32 RGB in [0, 1]
-EYE_SIDE = 64  # iris_landmark.tflite's input: one eye, (1, 64, 64, 3) float32 RGB in [0, 1]
-EYE_ROI = 2.3  # the eye crop's side over the distance between the eye's corners (MediaPipe's)
-MIN_FACE_SCORE = 0.0  # the model's face-presence logit below which the mesh is not trusted
+from .landmarks import CHIN, EYE_CORNERS, EYE_LIDS, EYE_MODEL_POINTS, IRIS, LIPS_INNER, LIPS_OUTER, LOWER_LIP_CENTRE
 
-# Contours of the 468-point mesh (MediaPipe's indices), in order around each shape.
-LIPS_OUTER = [61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185]
-LIPS_INNER = [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191]
-# the eye on the image's left (the person's right), then the other; lid margins, corners first
-EYE_LEFT = [33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246]
-EYE_RIGHT = [362, 382, 381, 380, 374, 373, 390, 249, 263, 466, 388, 387, 386, 385, 384, 398]
-EYE_LIDS = {"left": EYE_LEFT, "right": EYE_RIGHT}
-EYE_CORNERS = {"left": (33, 133), "right": (362, 263)}
-LOWER_LIP_CENTRE, CHIN = 17, 152
-# the eye model's 71 contour points (lids, then rings around them, then the brow) as mesh indices,
-# for the eye on the image's left; the other eye's crop is mirrored to look like this one
-EYE_MODEL_POINTS = {
-    "left": [33, 7, 163, 144, 145, 153, 154, 155, 133, 246, 161, 160, 159, 158, 157, 173, 130, 25, 110, 24, 23, 22, 26,
-             112, 243, 247, 30, 29, 27, 28, 56, 190, 226, 31, 228, 229, 230, 231, 232, 233, 244, 113, 225, 224, 223, 222,
-             221, 189, 35, 124, 46, 53, 52, 65, 143, 111, 117, 118, 119, 120, 121, 128, 245, 156, 70, 63, 105, 66, 107,
-             55, 193],
-    "right": [263, 249, 390, 373, 374, 380, 381, 382, 362, 466, 388, 387, 386, 385, 384, 398, 359, 255, 339, 254, 253,
-              252, 256, 341, 463, 467, 260, 259, 257, 258, 286, 414, 446, 261, 448, 449, 450, 451, 452, 453, 464, 342,
-              445, 444, 443, 442, 441, 413, 265, 353, 276, 283, 282, 295, 372, 340, 346, 347, 348, 349, 350, 357, 465,
-              383, 300, 293, 334, 296, 336, 285, 417],
-}  # fmt: skip
-IRIS = {"left": list(range(468, 473)), "right": list(range(473, 478))}  # centre, then 4 points on the rim
 # the points the warp is pinned to: the mesh and each iris's centre. Not the rims: an iris is as tall
 # when the lids close over it, so pinned rim points would hold a closing eye open.
 CONTROL = list(range(468)) + [IRIS["left"][0], IRIS["right"][0]]
-
-
-class TfliteModel:
-    """One TFLite model (ai-edge-litert): (1, s, s, 3) float32 in -> its outputs, flattened. Used by
-    one thread at a time (an interpreter is not thread-safe; the app serves requests in threads)."""
-
-    def __init__(self, path: Path, threads: int = 1):
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError:  # its wheels cover Linux, Windows and Apple-silicon macOS (requirements.txt)
-            raise RuntimeError(
-                "keeping the target's expression needs the TFLite runtime: pip install ai-edge-litert==2.3.0 "
-                "(or swap with expression='source')"
-            ) from None
-
-        if not path.is_file():
-            raise FileNotFoundError(f"landmark model not found: {path}")
-        self.interpreter = Interpreter(model_path=str(path), num_threads=threads)
-        self.interpreter.allocate_tensors()
-        self.input = self.interpreter.get_input_details()[0]["index"]
-        self.outputs = [d["index"] for d in self.interpreter.get_output_details()]
-        self.lock = threading.Lock()
-
-    def __call__(self, x: np.ndarray) -> list[np.ndarray]:
-        with self.lock:
-            self.interpreter.set_tensor(self.input, x)
-            self.interpreter.invoke()
-            return [self.interpreter.get_tensor(i).ravel().copy() for i in self.outputs]
-
-
-class DenseLandmarks:
-    """aligned face crop (s, s, 3) uint8 RGB -> (478, 2) float64 landmarks in unit crop coordinates
-    (MediaPipe's 468-point mesh with its eyes refined, then 5 iris points per eye), or None when the
-    model does not see a face.
-
-    The mesh model sees the whole aligned crop at 192 px, where an eye is some 20 px wide: too coarse
-    to tell an open eye from a closed one. So, as MediaPipe does, each eye is cropped again around its
-    corners (2.3 times their distance) at 64 px for the eye model, whose lids replace the mesh's."""
-
-    def __init__(self, models: Path = MODELS, threads: int = 1):
-        self.mesh = TfliteModel(Path(models) / "face_landmark.tflite", threads)
-        self.eyes = TfliteModel(Path(models) / "iris_landmark.tflite", threads)
-
-    def __call__(self, crop: np.ndarray) -> np.ndarray | None:
-        side = crop.shape[0]
-        interpolation = cv2.INTER_AREA if side > MODEL_SIDE else cv2.INTER_LINEAR
-        x = cv2.resize(crop, (MODEL_SIDE, MODEL_SIDE), interpolation=interpolation).astype(np.float32)[None] / 255.0
-        mesh, score = self.mesh(x)
-        if score[0] <= MIN_FACE_SCORE:
-            return None
-        points = np.zeros((478, 2))
-        points[:468] = mesh.reshape(468, 3)[:, :2] / MODEL_SIDE
-        for eye, (a, b) in EYE_CORNERS.items():
-            contour, iris = self.eye(crop, points[a] * side, points[b] * side, mirror=eye == "right")
-            points[EYE_MODEL_POINTS[eye]] = contour / side
-            points[IRIS[eye]] = iris / side
-        return points
-
-    def eye(self, crop: np.ndarray, a: np.ndarray, b: np.ndarray, mirror: bool) -> tuple[np.ndarray, np.ndarray]:
-        """One eye, its corners a -> b (pixels, left to right in the image) -> its (71, 2) contour and
-        (5, 2) iris points in crop pixels."""
-        centre, gap = (a + b) / 2, float(np.hypot(*(b - a)))
-        angle = float(np.degrees(np.arctan2(b[1] - a[1], b[0] - a[0])))
-        scale = EYE_SIDE / max(EYE_ROI * gap, 1e-6)
-        to_eye = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle, scale)  # crop -> eye pixels
-        to_eye[:, 2] += EYE_SIDE / 2 - centre
-        if mirror:  # the model knows one eye: the other is shown to it mirrored
-            to_eye = np.array([[-1.0, 0.0, EYE_SIDE], [0.0, 1.0, 0.0]]) @ np.vstack([to_eye, [0.0, 0.0, 1.0]])
-        patch = cv2.warpAffine(crop, to_eye, (EYE_SIDE, EYE_SIDE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        contour, iris = self.eyes(patch.astype(np.float32)[None] / 255.0)
-        back = cv2.invertAffineTransform(to_eye)
-
-        def to_crop(p: np.ndarray) -> np.ndarray:
-            xy = p.reshape(-1, 3)[:, :2].astype(np.float64)
-            return xy @ back[:, :2].T + back[:, 2]
-
-        return to_crop(contour), to_crop(iris)
 
 
 def _similarity(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]):

@@ -25,7 +25,7 @@ from . import watermark
 from .blend import color_transfer, feathered, is_grey, region_mask, to_grey, token_boundary, token_mask
 from .detail import OVERSAMPLE, compose, detail_side, resize, source_detail
 from .device import choose_device
-from .expression import DenseLandmarks, expression_points, kept_from_target, warp, warp_field
+from .expression import expression_points, kept_from_target, warp, warp_field
 from .faces import (
     Face,
     align_face,
@@ -38,6 +38,7 @@ from .faces import (
     warp_to_crop,
 )
 from .images import DEFAULT_MAX_PIXELS, ImageError, load_image
+from .landmarks import DenseLandmarks
 from .pose import Pose, choose_view, complete_from_visible_half, estimate_pose
 from .timing import Timings
 
@@ -213,7 +214,8 @@ class FaceSwapPipeline:
 
     @property
     def landmarks(self) -> DenseLandmarks:
-        """The dense landmark models (pipelines/expression.py), loaded when an expression is first kept."""
+        """The dense landmark models (pipelines/landmarks.py), loaded when first needed (an expression
+        kept, a video's faces followed)."""
         if self._landmarks is None:
             self._landmarks = DenseLandmarks()
         return self._landmarks

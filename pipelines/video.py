@@ -185,8 +185,12 @@ class VideoSwapPipeline:
         def describe(frame: np.ndarray, landmarks: np.ndarray) -> np.ndarray:  # re-identifies people across cuts
             return sw.face_signature([align_face(frame, landmarks, sw.size)[0]])[0].cpu().numpy()
 
-        tracker = FaceTracker(sw.detector, detect_every=detect_every, min_face=opts.min_face, describe=describe)
-        smoother = ShotSmoother(window=7 if smoothing else 1)
+        try:
+            follow = sw.landmarks.follow  # the face mesh follows each face between scans (pipelines/landmarks.py)
+        except RuntimeError:  # no TFLite runtime on this platform: re-detection windows and optical flow
+            follow = None
+        tracker = FaceTracker(sw.detector, detect_every=detect_every, min_face=opts.min_face, describe=describe, follow=follow)
+        smoother = ShotSmoother(window=9 if smoothing else 1)
         pending: list[tuple[np.ndarray, list[np.ndarray]]] = []  # (frame, landmarks of each face to swap) for one VQGAN pass
         w, h = meta["size"]
         reader = imageio_ffmpeg.read_frames(str(video))

@@ -164,16 +164,20 @@ def test_tracker_keeps_one_identity_for_one_person():
     assert ids == {0}
 
 
-def test_tracker_keeps_the_identity_of_a_person_across_cuts(pipe):
-    """A music video: one singer, two cuts. Re-identified by appearance, he stays person 0."""
+@pytest.mark.parametrize("follow", [True, False], ids=["mesh", "detector"])
+def test_tracker_keeps_the_identity_of_a_person_across_cuts(pipe, follow):
+    """A music video: one singer, two cuts. Re-identified by appearance, he stays person 0; followed
+    by the face mesh between scans (the video swap's way), he is found in every frame."""
     sw = pipe.swapper
     describe = lambda frame, points: sw.face_signature([align_face(frame, points, sw.size)[0]])[0].numpy()  # noqa: E731
-    tracker = FaceTracker(sw.detector, describe=describe)
+    tracker = FaceTracker(sw.detector, describe=describe, follow=sw.landmarks.follow if follow else None)
     reader = imageio_ffmpeg.read_frames(str(VIDEOS / "singer_music_video_720p.mp4"))
     w, h = next(reader)["size"]
     ids = [tuple(t.id for t in tracker.update(np.frombuffer(raw, np.uint8).reshape(h, w, 3))) for raw in reader]
     assert tracker.shot == 2
     assert sum(i == (0,) for i in ids) >= 0.95 * len(ids)
+    if follow:
+        assert all(len(i) == 1 for i in ids)
 
 
 def test_cli_error_for_unreadable_video(cli, tmp_path):
