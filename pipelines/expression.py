@@ -161,11 +161,20 @@ def mouth_opening(points: np.ndarray, side: int, grow: float = 0.01, softness: f
     """(side, side) float32 weights inside the inner-lip contour of (468, 2) unit landmarks: the
     teeth and tongue of an open mouth. grown by `grow` x side and feathered by `softness` x side."""
     mask = np.zeros((side, side), np.float32)
-    cv2.fillPoly(mask, [np.round(points[LIPS_INNER] * side * 16).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=4)
-    r = int(round(grow * side))
+    r, sigma = int(round(grow * side)), max(softness * side, 0.5)
+    # drawn, grown and feathered in the mouth's box only (a mouth is a small part of the face)
+    lips = points[LIPS_INNER] * side
+    margin = r + int(np.ceil(4 * sigma)) + 2
+    x0, y0 = np.clip(np.floor(lips.min(0)).astype(int) - margin, 0, side)
+    x1, y1 = np.clip(np.ceil(lips.max(0)).astype(int) + margin, 0, side)
+    if x1 <= x0 or y1 <= y0:
+        return mask
+    box = mask[y0:y1, x0:x1]
+    cv2.fillPoly(box, [np.round((lips - (x0, y0)) * 16).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=4)
     if r > 0:
-        mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
-    return cv2.GaussianBlur(mask, (0, 0), sigmaX=max(softness * side, 0.5))
+        box = cv2.dilate(box, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    mask[y0:y1, x0:x1] = cv2.GaussianBlur(box, (0, 0), sigmaX=sigma)
+    return mask
 
 
 def kept_from_target(points: np.ndarray, side: int, parts: tuple[str, ...]) -> np.ndarray:

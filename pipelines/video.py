@@ -295,6 +295,12 @@ class TrackChooser:
         return [t for t in tracks if t.id == int(self.which)]
 
 
+# x264's fastest preset: on 2 cores the encoder competes with the swap for the CPU. Against "veryfast"
+# on the 720p benchmark clip at CRF 20: 5.7 instead of 17.1 ms of CPU a frame, the same PSNR (43.3 vs
+# 43.4 dB against the decoded input), files twice the size (4.5 vs 2.2 MB for 10 s).
+X264_PRESET = "ultrafast"
+
+
 def open_writer(path: Path, meta: dict, video: Path):
     """A started ffmpeg writer of an H.264 MP4 at the input's size and frame rate, with its audio (if any)."""
     has_audio = "audio_codec" in meta
@@ -309,7 +315,7 @@ def open_writer(path: Path, meta: dict, video: Path):
         ffmpeg_log_level="fatal",  # a damaged input's audio errors would flood the console; see VideoResult.note
         audio_path=str(video) if has_audio else None,
         audio_codec="aac" if has_audio else None,
-        output_params=["-crf", "20", "-preset", "veryfast", "-movflags", "+faststart",
+        output_params=["-crf", "20", "-preset", X264_PRESET, "-movflags", "+faststart",
                        "-metadata", f"comment={labels()['Comment']}", "-metadata", f"encoder={labels()['Software']}"],
     )  # fmt: skip
     writer.send(None)  # start ffmpeg
