@@ -176,12 +176,20 @@ def paste_back(image: np.ndarray, crop: np.ndarray, mask: np.ndarray, matrix: np
 
     mask: (S, S) float in [0, 1], the weight of the crop. Pixels the warped mask does not touch
     (weight exactly 0) are returned bit-identical to `image`; `image` itself is not modified.
-    Only the bounding box of the warped crop is processed, so cost scales with the face, not the photo.
+    Only the box the warped mask covers is processed, so cost scales with the face, not the photo.
     """
     h, w = image.shape[:2]
     size = crop.shape[0]
     inverse = invert_matrix(matrix)
-    corners = transform_points(np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64), inverse)
+    # only the part of the crop the mask covers (a face region is half the crop or less), grown by 2
+    # pixels: bilinear weights reach one pixel beyond it
+    seen = mask >= 1 / 512  # a smaller weight moves no uint8 pixel by half a level: the result is the same
+    rows, cols = np.flatnonzero(seen.any(axis=1)), np.flatnonzero(seen.any(axis=0))
+    if len(rows) == 0:
+        return image.copy()
+    u0, v0 = max(cols[0] - 2, 0), max(rows[0] - 2, 0)
+    u1, v1 = min(cols[-1] + 3, size), min(rows[-1] + 3, size)
+    corners = transform_points(np.array([[u0, v0], [u1, v0], [u0, v1], [u1, v1]], np.float64), inverse)
     x0, y0 = np.floor(corners.min(0)).astype(int) - 1
     x1, y1 = np.ceil(corners.max(0)).astype(int) + 1
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
