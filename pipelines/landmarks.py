@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -66,6 +67,13 @@ for _row, _weights in enumerate(FIVE_POINT_WEIGHTS):
     FIVE_POINTS[_row, list(_weights)] = list(_weights.values())
 
 
+class Followed(NamedTuple):
+    """A face found again in a new frame (DenseLandmarks.follow), in frame pixels."""
+
+    points: np.ndarray  # (5, 2) the detector's 5 points (FIVE_POINTS)
+    mesh: np.ndarray  # (468, 2) the whole mesh, kept for the expression (pipelines/expression.py)
+
+
 class TfliteModel:
     """One TFLite model (ai-edge-litert): (1, s, s, 3) float32 in -> its outputs, flattened. Used by
     one thread at a time (an interpreter is not thread-safe; the app serves requests in threads)."""
@@ -107,9 +115,11 @@ class DenseLandmarks:
         self.mesh = TfliteModel(Path(models) / "face_landmark.tflite", threads)
         self.eyes = TfliteModel(Path(models) / "iris_landmark.tflite", threads)
 
-    def __call__(self, crop: np.ndarray) -> np.ndarray | None:
+    def __call__(self, crop: np.ndarray, mesh: np.ndarray | None = None) -> np.ndarray | None:
+        """mesh: this crop's (468, 2) mesh in unit coordinates when it is known already (a video's
+        tracker ran the model on the frame, see follow), so only the eyes are looked at."""
         side = crop.shape[0]
-        mesh = self.face_mesh(crop)
+        mesh = self.face_mesh(crop) if mesh is None else mesh
         if mesh is None:
             return None
         points = np.zeros((478, 2))
@@ -131,9 +141,10 @@ class DenseLandmarks:
             return None
         return mesh.reshape(468, 3)[:, :2] / MODEL_SIDE
 
-    def follow(self, frame: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
+    def follow(self, frame: np.ndarray, landmarks: np.ndarray) -> Followed | None:
         """A face's 5 points in `frame` (H, W, 3) found from where they were (`landmarks` (5, 2), e.g.
-        the previous frame's) -> (5, 2) frame pixels, or None when the mesh sees no face there.
+        the previous frame's) -> its 5 points and whole mesh in frame pixels, or None when the mesh
+        sees no face there.
 
         The face is aligned at its old place, straight at the mesh's side, and the mesh finds it
         there as long as it moved less than about a third of its size; FIVE_POINTS turns the mesh
@@ -142,7 +153,8 @@ class DenseLandmarks:
         mesh = self.face_mesh(crop)
         if mesh is None:
             return None
-        return transform_points(FIVE_POINTS @ (mesh * MODEL_SIDE), invert_matrix(matrix))
+        mesh = transform_points(mesh * MODEL_SIDE, invert_matrix(matrix))
+        return Followed(FIVE_POINTS @ mesh, mesh)
 
     def eye(self, crop: np.ndarray, a: np.ndarray, b: np.ndarray, mirror: bool) -> tuple[np.ndarray, np.ndarray]:
         """One eye, its corners a -> b (pixels, left to right in the image) -> its (71, 2) contour and

@@ -387,10 +387,13 @@ class FaceSwapPipeline:
         return warp_to_crop(image, matrix * (side / self.size), side)
 
     @torch.no_grad()
-    def wear_expression(self, views: list[SourceFace], targets_hi: list[np.ndarray] | None, opts: SwapOptions):
+    def wear_expression(self, views: list[SourceFace], targets_hi: list[np.ndarray] | None, opts: SwapOptions,
+                        target_meshes: list[np.ndarray | None] | None = None):  # fmt: skip
         """Each source view warped to its target's expression (pipelines/expression.py), and the (P, P)
         weights where the target's own pixels stay (the inside of an open mouth). targets_hi: the
         targets aligned at their detail side P (target_detail / align_at_detail) -> (views, keeps).
+        target_meshes: each target's (468, 2) face mesh in unit crop coordinates where it is known
+        (a video's tracker ran it), else None: then only its eyes are looked at here.
 
         A warped view is a source face in its own right: its crop is encoded and its codes decoded, so
         the detail formula (pipelines/detail.py) adds back exactly the warped face's fine detail and
@@ -400,10 +403,10 @@ class FaceSwapPipeline:
         if not parts:
             return views, [None] * len(views)
         posed, keeps = [], []
-        for view, target_hi in zip(views, targets_hi, strict=True):
+        for view, target_hi, mesh in zip(views, targets_hi, target_meshes or [None] * len(views), strict=True):
             if view.points is None:
                 view.points = self.landmarks(view.hires)
-            target = self.landmarks(target_hi)
+            target = self.landmarks(target_hi, mesh)
             if view.points is None or target is None:
                 posed.append(view)
                 keeps.append(None)

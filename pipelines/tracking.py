@@ -76,6 +76,7 @@ class Track:
     signature: np.ndarray | None = None  # appearance, (D,) unit vector, when the tracker has a describe function
     seen: int = 1  # detections averaged into the signature
     fresh: bool = False  # given a new id; may still turn out to be a departed person in its first detections
+    mesh: np.ndarray | None = None  # (N, 2) the landmark model's dense points in this frame, when it placed the landmarks
 
 
 class FaceTracker:
@@ -90,14 +91,15 @@ class FaceTracker:
     describe: (frame, landmarks) -> unit appearance vector. With it, a face that appears (after a
     cut, or back in view) takes the id of the departed track it resembles most, if their cosine
     similarity is at least same_person; without it, every new appearance is a new id.
-    follow: (frame, landmarks) -> the face's (5, 2) landmarks in this frame, found near the given
-    ones, or None when no face is there (DenseLandmarks.follow: the face mesh on the face aligned
-    there, about 3 ms a face). With it, on every frame between whole-frame scans, optical flow moves
-    each face's points and the landmark model then places them from that frame's pixels (no drift),
-    instead of re-detecting every detect_every-th frame; the detector's window is the fallback
-    when the model loses a face. Flow alone lags a fast face and the model alone, started where the
-    face was, falls behind it (the mesh is biased towards the crop's centre): measured on the singer
-    clip, both together stay within 3% (mean; 10% worst) of the face's size of MTCNN's own points.
+    follow: (frame, landmarks) -> the face found near the given landmarks in this frame, its (5, 2)
+    `points` and dense `mesh` (kept as Track.mesh), or None when no face is there
+    (DenseLandmarks.follow: the face mesh on the face aligned there, about 3 ms a face). With it,
+    on every frame between whole-frame scans, optical flow moves each face's points and the
+    landmark model then places them from that frame's pixels (no drift), instead of re-detecting
+    every detect_every-th frame; the detector's window is the fallback when the model loses a face.
+    Flow alone lags a fast face and the model alone, started where the face was, falls behind it
+    (the mesh is biased towards the crop's centre): measured on the singer clip, both together stay
+    within 3% (mean; 10% worst) of the face's size of MTCNN's own points.
     """
 
     def __init__(self, detector=None, detect_every: int = 3, min_face: float = 24.0, cut_threshold: float = 40.0,
@@ -163,7 +165,7 @@ class FaceTracker:
             used_t.add(ti)
             used_f.add(fi)
             tr, f = self.tracks[ti], faces[fi]
-            tr.landmarks, tr.size, tr.missed = f.landmarks, f.size, 0
+            tr.landmarks, tr.size, tr.missed, tr.mesh = f.landmarks, f.size, 0, None
             if scan or tr.seen < 8:
                 self._look_again(frame, tr, f)
         for ti, tr in enumerate(self.tracks):
@@ -210,7 +212,7 @@ class FaceTracker:
                 moved = new.reshape(-1, 2)
                 # points that failed follow the mean motion of those that did
                 shift = (moved[ok] - tr.landmarks[ok]).mean(0)
-                tr.landmarks = np.where(ok[:, None], moved, tr.landmarks + shift)
+                tr.landmarks, tr.mesh = np.where(ok[:, None], moved, tr.landmarks + shift), None
 
     def _follow(self, frame: np.ndarray, tracks: list[Track], refine: bool = False) -> None:
         """Each track's points from the landmark model, starting where they are now (optical flow's
@@ -218,25 +220,28 @@ class FaceTracker:
         around it, so a fast turn does not leave a frame unswapped; refine: the tracks were just
         detected in this frame, and one the model misses keeps the detector's points."""
         for tr in tracks:
+            points = None
             found = self.follow(frame, tr.landmarks)
             if found is None and not refine:
                 near = [f for f in detect_faces_near(frame, tr.landmarks.mean(0), tr.size, self.detector) if f.size >= self.min_face]
                 if near:
                     face = min(near, key=lambda f: float(np.linalg.norm(f.landmarks.mean(0) - tr.landmarks.mean(0))))
                     found = self.follow(frame, face.landmarks)
-                    found = face.landmarks if found is None else found
-            if found is None:
+                    points = face.landmarks
+            if found is not None:
+                points = found.points
+            if points is None:
                 tr.missed += not refine  # gone: a whole-frame scan looks for it next frame
                 continue
             spread = float(np.linalg.norm(tr.landmarks - tr.landmarks.mean(0)))  # the face's size follows its points' spread
-            tr.size *= float(np.linalg.norm(found - found.mean(0))) / max(spread, 1e-6)
-            tr.landmarks, tr.missed = found, 0
+            tr.size *= float(np.linalg.norm(points - points.mean(0))) / max(spread, 1e-6)
+            tr.landmarks, tr.mesh, tr.missed = points, None if found is None else found.mesh, 0
             if tr.fresh and tr.seen <= 4 and not refine and self.frame_index % self.detect_every == 0:
                 # a new face, just after a cut: is it someone who left? Looked at as often as detections
                 # would be, on the detector's points, which the departed signatures were made on
-                near = detect_faces_near(frame, found.mean(0), tr.size, self.detector)
+                near = detect_faces_near(frame, points.mean(0), tr.size, self.detector)
                 if near:
-                    self._look_again(frame, tr, min(near, key=lambda f: float(np.linalg.norm(f.landmarks.mean(0) - found.mean(0)))))
+                    self._look_again(frame, tr, min(near, key=lambda f: float(np.linalg.norm(f.landmarks.mean(0) - points.mean(0)))))
 
     def update(self, frame: np.ndarray) -> list[Track]:
         """frame (H, W, 3) uint8 RGB -> the faces tracked in it."""

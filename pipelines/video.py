@@ -28,7 +28,7 @@ from models import WeightsError
 
 from . import watermark
 from .credentials import Made, sign_in_place
-from .faces import align_face
+from .faces import align_face, transform_points
 from .images import ImageError
 from .precision import fast_inference
 from .provenance import labels
@@ -191,10 +191,13 @@ class VideoSwapPipeline:
             follow = None
         tracker = FaceTracker(sw.detector, detect_every=detect_every, min_face=opts.min_face, describe=describe, follow=follow)
         smoother = ShotSmoother(window=9 if smoothing else 1)
-        pending: list[tuple[np.ndarray, list[np.ndarray]]] = []  # (frame, landmarks of each face to swap) for one VQGAN pass
+        pending: list[tuple[np.ndarray, list[Tracked]]] = []  # (frame, its faces to swap) for one VQGAN pass
         w, h = meta["size"]
         reader = imageio_ffmpeg.read_frames(str(video))
         next(reader)
+
+        def to_swap(ready) -> list[tuple[np.ndarray, list[Tracked]]]:  # the smoother's frames -> (frame, its faces to swap)
+            return [(frame, [Tracked(smoothed[i], mesh) for i, mesh in meshes.items()]) for (frame, meshes), smoothed in ready]
 
         def flush():
             for frame in self.swap_batch(pending, source, opts, job):
@@ -214,53 +217,83 @@ class VideoSwapPipeline:
                 tracks = tracker.update(frame)
                 chosen = chooser(tracks)
                 # every track feeds the smoother (its fit uses neighbouring frames); only the chosen are swapped
-                ready = smoother.push((frame, [tr.id for tr in chosen]), {tr.id: tr.landmarks for tr in tracks}, tracker.shot)
+                ready = smoother.push((frame, {tr.id: tr.mesh for tr in chosen}), {tr.id: tr.landmarks for tr in tracks}, tracker.shot)
             job.frames += 1
             if job.frames > self.limits.max_frames:
                 raise VideoError(f"{video.name}: more than {self.limits.max_frames} frames, over the limit")
-            pending += [(ready_frame, [smoothed[i] for i in ids]) for (ready_frame, ids), smoothed in ready]
+            pending += [
+                (ready_frame, [Tracked(smoothed[i], mesh) for i, mesh in meshes.items()]) for (ready_frame, meshes), smoothed in ready
+            ]
             if len(pending) >= batch_size:
                 flush()
                 if progress:
                     progress(job.frames, max(job.total, job.frames))
-        pending += [(ready_frame, [smoothed[i] for i in ids]) for (ready_frame, ids), smoothed in smoother.flush()]
+        pending += [
+            (ready_frame, [Tracked(smoothed[i], mesh) for i, mesh in meshes.items()])
+            for (ready_frame, meshes), smoothed in smoother.flush()
+        ]
         flush()
 
-    def swap_batch(self, pending: list[tuple[np.ndarray, list[np.ndarray]]], source: SourceFace, opts: SwapOptions,
+    def swap_batch(self, pending: list[tuple[np.ndarray, list[Tracked]]], source: SourceFace, opts: SwapOptions,
                    job: VideoJob) -> list[np.ndarray]:  # fmt: skip
-        """[(frame, [(5, 2) landmarks of each face to swap])] -> the frames with those faces swapped. All
-        the batch's faces go through the VQGAN together; each face is warped once, at its detail side."""
+        """[(frame, its tracked faces to swap)] -> the frames with those faces swapped. All the batch's
+        faces go through the VQGAN together; each face is warped once, at its detail side."""
         sw, times = self.swapper, job.times
         with times("align"):
-            faces = [
-                (fi, points, *align_at_detail(frame, points, sw.size, 1.0)) for fi, (frame, found) in enumerate(pending) for points in found
-            ]
+            faces = [BatchFace(i, face, *align_at_detail(frame, face.landmarks, sw.size, 1.0)) for i, (frame, tracked) in enumerate(pending)
+                     for face in tracked]  # fmt: skip
         if faces:
             with times("vqgan"):
                 with fast_inference(sw.device):  # bf16 where the CPU has bf16 units (pipelines/precision.py)
-                    codes = sw.encode([crop for _, _, crop, _, _ in faces])
-                views, pose_warnings = sw.views_for(source, [points for _, points, _, _, _ in faces])
+                    codes = sw.encode([f.crop for f in faces])
+                views, pose_warnings = sw.views_for(source, [f.tracked.landmarks for f in faces])
                 job.warnings.update(dict.fromkeys(pose_warnings))
             with times("expression"), fast_inference(sw.device):
-                views, keeps = sw.wear_expression(views, [hires for _, _, _, _, hires in faces], opts)
+                views, keeps = sw.wear_expression(views, [f.hires for f in faces], opts, [f.mesh_in_hires() for f in faces])
             with times("vqgan"):
-                shapes = [crop_landmarks(points, matrix, sw.size) for _, points, _, matrix, _ in faces]
+                shapes = [crop_landmarks(f.tracked.landmarks, f.matrix, sw.size) for f in faces]
                 swap, tokens = sw.exchange_codes(torch.stack([v.codes for v in views]), codes, opts, shapes)
                 with fast_inference(sw.device):
                     decoded = sw.decode(swap)
         out = []
         for fi, (frame, _) in enumerate(pending):
-            mine = [k for k, face in enumerate(faces) if face[0] == fi]  # this frame's faces
+            mine = [k for k, face in enumerate(faces) if face.frame == fi]  # this frame's faces
             if mine:
                 with times("blend"):
                     frame, _ = sw.blend(
-                        frame, [(faces[k][2], faces[k][3]) for k in mine], [decoded[k] for k in mine], opts,
+                        frame, [(faces[k].crop, faces[k].matrix) for k in mine], [decoded[k] for k in mine], opts,
                         [views[k] for k in mine], tokens[mine], [shapes[k] for k in mine], oversample=1.0,
-                        mark_strength=watermark.VIDEO_STRENGTH, hires=[faces[k][4] for k in mine], keeps=[keeps[k] for k in mine],
+                        mark_strength=watermark.VIDEO_STRENGTH, hires=[faces[k].hires for k in mine], keeps=[keeps[k] for k in mine],
                     )  # fmt: skip
                 job.with_faces += 1
             out.append(frame)
         return out
+
+
+@dataclass
+class Tracked:
+    """A face of a frame to swap, as tracked: its smoothed landmarks, and the face mesh the tracker
+    ran on this frame (pipelines/landmarks.py), if it did, so the expression need not run it again."""
+
+    landmarks: np.ndarray  # (5, 2) frame pixels
+    mesh: np.ndarray | None  # (468, 2) frame pixels
+
+
+@dataclass
+class BatchFace:
+    """One face of a swap batch, aligned (align_at_detail)."""
+
+    frame: int  # which frame of the batch
+    tracked: Tracked
+    crop: np.ndarray  # (S, S, 3) the VQGAN's input
+    matrix: np.ndarray  # (2, 3) frame -> S crop
+    hires: np.ndarray  # (P, P, 3) the same face at its detail side
+
+    def mesh_in_hires(self) -> np.ndarray | None:
+        """The tracker's mesh in the hires crop's unit coordinates, or None."""
+        if self.tracked.mesh is None:
+            return None
+        return transform_points(self.tracked.mesh, self.matrix) / self.crop.shape[0]
 
 
 @dataclass

@@ -54,8 +54,9 @@ def test_following_a_face_keeps_it_where_the_detector_finds_it(landmarks):
     points = detected[0].landmarks
     errors = []
     for frame, face in zip(frames[1:], detected[1:], strict=True):
-        points = landmarks.follow(frame, points)
-        assert points is not None
+        found = landmarks.follow(frame, points)
+        assert found is not None and found.mesh.shape == (468, 2)
+        points = found.points
         errors.append(np.linalg.norm(points - face.landmarks, axis=1).max() / face.size)
     assert max(errors) < 0.06, max(errors)
     assert landmarks.follow(np.full_like(frames[0], 128), detected[0].landmarks) is None
