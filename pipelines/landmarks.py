@@ -50,17 +50,25 @@ EYE_MODEL_POINTS = {
 IRIS = {"left": list(range(468, 473)), "right": list(range(473, 478))}  # centre, then 4 points on the rim
 
 # The detector's 5 points (eye centres, nose tip, mouth corners: MTCNN's, which the alignment template
-# was made on) as weighted means of mesh points, fitted by least squares on MTCNN's points of faces in
-# the repo's clips and CelebA photos (ridge towards the plain means); the weights of each sum to 1, so
-# they move with the face under any similarity. Held-out error at 128 px: see FIVE_POINT_ERROR_PX.
+# was made on) as weighted means of mesh points near each, fitted by `python -m training.five_points`
+# on 1,085 faces (the repo's clips, CelebA photos); the weights of each sum to 1, so they move with
+# the face under any similarity. Held-out error in a 128 crop: 1.3-1.9 px (mean), 3-4.8 px (95th
+# percentile), about the detector's own frame-to-frame noise.
 FIVE_POINT_WEIGHTS: list[dict[int, float]] = [
-    {7: -0.341, 33: 1.711, 133: 0.448, 144: -0.709, 145: 0.827, 153: 1.033, 154: -0.325, 155: -0.856, 157: 0.964, 158: 0.361, 159:
-     -0.078, 160: -0.552, 161: -0.403, 163: -0.465, 173: -0.356, 246: -0.259},
-    {249: 0.558, 263: 0.939, 362: 0.598, 373: -0.372, 374: -0.117, 380: -0.066, 382: -0.174, 384: 0.393, 385: 0.473, 386: -0.079,
-     387: -0.687, 388: -0.541, 390: 0.037, 398: -0.11, 466: 0.148},
-    {1: 0.813, 2: -0.075, 4: 0.378, 5: -0.37, 19: 0.238, 45: -0.654, 94: 0.403, 98: 0.019, 195: 0.673, 275: -0.433, 327: 0.008},
-    {40: 0.247, 43: 0.57, 57: -0.107, 61: 0.938, 62: 0.714, 76: 0.993, 78: 0.221, 91: 0.245, 146: -1.594, 185: -1.227},
-    {270: -0.144, 273: 0.377, 291: 1.262, 292: 0.116, 306: -0.272, 308: 0.591, 321: 0.009, 375: -0.624, 409: -0.315},
+    # left eye
+    {7: -0.363, 33: 1.553, 133: 0.369, 144: -0.801, 145: 0.898, 153: 1.192, 154: -0.287, 155: -0.926, 157: 1.026, 158: 0.301,
+     159: -0.096, 160: -0.513, 161: -0.308, 163: -0.51, 173: -0.385, 246: -0.15},
+    # right eye
+    {249: 0.533, 263: 0.88, 362: 0.543, 373: -0.356, 374: -0.078, 380: -0.021, 381: 0.019, 382: -0.173, 384: 0.348, 385: 0.558,
+     386: -0.088, 387: -0.624, 388: -0.545, 390: 0.055, 398: -0.166, 466: 0.115},
+    # nose
+    {1: 1.399, 2: 0.179, 4: -0.4, 5: -0.303, 19: 0.086, 45: -0.629, 94: 0.265, 98: -0.035, 195: 0.788, 275: -0.242, 327:
+     -0.108},
+    # mouth left
+    {40: 0.172, 43: 0.406, 57: 0.043, 61: 0.772, 62: 0.844, 76: 0.994, 78: 0.151, 91: 0.345, 146: -1.572, 185: -1.155},
+    # mouth right
+    {270: -0.187, 273: 0.303, 287: -0.009, 291: 1.125, 292: 0.101, 306: -0.18, 308: 0.548, 321: -0.063, 375: -0.379, 409:
+     -0.259},
 ]  # fmt: skip
 FIVE_POINTS = np.zeros((5, 468))  # (5, 468): five points = FIVE_POINTS @ mesh (468, 2)
 for _row, _weights in enumerate(FIVE_POINT_WEIGHTS):
