@@ -190,7 +190,7 @@ class VideoSwapPipeline:
         except RuntimeError:  # no TFLite runtime on this platform: re-detection windows and optical flow
             follow = None
         tracker = FaceTracker(sw.detector, detect_every=detect_every, min_face=opts.min_face, describe=describe, follow=follow)
-        smoother = ShotSmoother(window=9 if smoothing else 1)  # 9, not 7, with the mesh's points: output jitter 11.5 px, not 12.9
+        smoother = ShotSmoother(window=9 if smoothing else 1)  # 9, not 7, with the mesh's points (benchmarks/RESULTS.md, Video)
         pending: list[tuple[np.ndarray, list[Tracked]]] = []  # (frame, its faces to swap) for one VQGAN pass
         w, h = meta["size"]
         reader = imageio_ffmpeg.read_frames(str(video))
@@ -221,17 +221,12 @@ class VideoSwapPipeline:
             job.frames += 1
             if job.frames > self.limits.max_frames:
                 raise VideoError(f"{video.name}: more than {self.limits.max_frames} frames, over the limit")
-            pending += [
-                (ready_frame, [Tracked(smoothed[i], mesh) for i, mesh in meshes.items()]) for (ready_frame, meshes), smoothed in ready
-            ]
+            pending += to_swap(ready)
             if len(pending) >= batch_size:
                 flush()
                 if progress:
                     progress(job.frames, max(job.total, job.frames))
-        pending += [
-            (ready_frame, [Tracked(smoothed[i], mesh) for i, mesh in meshes.items()])
-            for (ready_frame, meshes), smoothed in smoother.flush()
-        ]
+        pending += to_swap(smoother.flush())
         flush()
 
     def swap_batch(self, pending: list[tuple[np.ndarray, list[Tracked]]], source: SourceFace, opts: SwapOptions,
