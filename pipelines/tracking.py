@@ -67,6 +67,11 @@ class ShotSmoother:
         return coef[0].reshape(-1, 2)  # the fit at t = 0
 
 
+def nearest(faces: list[Face], centre: np.ndarray) -> Face:
+    """The face whose landmarks' centroid is closest to `centre` (x, y)."""
+    return min(faces, key=lambda f: float(np.linalg.norm(f.landmarks.mean(0) - centre)))
+
+
 @dataclass(eq=False)  # tracks are compared by identity (their fields hold arrays)
 class Track:
     id: int
@@ -225,7 +230,7 @@ class FaceTracker:
             if found is None and not refine:
                 near = [f for f in detect_faces_near(frame, tr.landmarks.mean(0), tr.size, self.detector) if f.size >= self.min_face]
                 if near:
-                    face = min(near, key=lambda f: float(np.linalg.norm(f.landmarks.mean(0) - tr.landmarks.mean(0))))
+                    face = nearest(near, tr.landmarks.mean(0))
                     found = self.follow(frame, face.landmarks)
                     points = face.landmarks
             if found is not None:
@@ -241,7 +246,7 @@ class FaceTracker:
                 # would be, on the detector's points, which the departed signatures were made on
                 near = detect_faces_near(frame, points.mean(0), tr.size, self.detector)
                 if near:
-                    self._look_again(frame, tr, min(near, key=lambda f: float(np.linalg.norm(f.landmarks.mean(0) - points.mean(0)))))
+                    self._look_again(frame, tr, nearest(near, points.mean(0)))
 
     def update(self, frame: np.ndarray) -> list[Track]:
         """frame (H, W, 3) uint8 RGB -> the faces tracked in it."""

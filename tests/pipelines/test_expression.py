@@ -11,19 +11,9 @@ from pipelines.faces import align_face, detect_faces
 from pipelines.images import load_image
 
 from ..conftest import photo
+from .conftest import SIDE, aligned
 
-SIDE = 256
 OPEN, CLOSED = "man_portrait_flags_720p.jpg", "woman_redhair_wide.jpg"  # mouths
-
-
-@pytest.fixture(scope="module")
-def landmarks():
-    return lm.DenseLandmarks()
-
-
-def aligned(name: str) -> np.ndarray:
-    image = load_image(photo(name))
-    return align_face(image, max(detect_faces(image), key=lambda f: f.size).landmarks, SIDE)[0]
 
 
 def mouth_opening(points: np.ndarray) -> float:

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
+import imageio_ffmpeg
 import numpy as np
-import pytest
 
 from pipelines import landmarks as lm
-from pipelines.faces import align_face, detect_faces
+from pipelines.faces import detect_faces
 from pipelines.images import load_image
 
-from ..conftest import photo
-
-SIDE = 256
-
-
-@pytest.fixture(scope="module")
-def landmarks():
-    return lm.DenseLandmarks()
-
-
-def aligned(name: str) -> np.ndarray:
-    image = load_image(photo(name))
-    return align_face(image, max(detect_faces(image), key=lambda f: f.size).landmarks, SIDE)[0]
+from ..conftest import VIDEOS, photo
+from .conftest import SIDE, aligned
 
 
 def test_landmarks_sit_on_the_face_and_refuse_a_non_face(landmarks):
@@ -41,12 +30,6 @@ def test_following_a_face_keeps_it_where_the_detector_finds_it(landmarks):
     """A real clip: each frame's 5 points from the mesh on the face aligned where it was in the
     previous frame (DenseLandmarks.follow) stay within 6% of the face's size of MTCNN's own, every
     frame, and a frame with no face in it is lost, not followed."""
-    import imageio_ffmpeg
-
-    from pipelines.faces import detect_faces
-
-    from ..conftest import VIDEOS
-
     reader = imageio_ffmpeg.read_frames(str(VIDEOS / "person_waving_frontal_short.mp4"))
     w, h = next(reader)["size"]
     frames = [np.frombuffer(raw, np.uint8).reshape(h, w, 3) for raw in reader]
