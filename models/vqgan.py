@@ -36,6 +36,9 @@ class VQGANConfig:
     disc_weight: float = 0.1
     disc_start: int = 10_000  # generator steps before the adversarial term switches on
     disc_channels: int = 64
+    # Fine-tune the decoder alone: encoder and codebooks stay fixed, so every code map (and a prior
+    # trained on them) keeps its meaning; used to add the adversarial term to a trained model.
+    decoder_only: bool = False
 
     def __post_init__(self):
         self.channels = tuple(self.channels)
@@ -99,6 +102,9 @@ class VQGAN(nn.Module, HubModel, FaceModel):
 
     def training_loss(self, batch, step=0, critic=None, generator=None):
         return vqgan_generator_loss(self, critic, batch, step)
+
+    def trainable_parameters(self):
+        return self.decoder.parameters() if self.config.decoder_only else self.parameters()
 
     def make_critic(self) -> nn.Module:
         return PatchDiscriminator(self.config.disc_channels)
@@ -173,7 +179,12 @@ def vqgan_generator_loss(
     and only here; before config.disc_start it is skipped entirely (no discriminator pass).
     """
     cfg = model.config
-    x_rec, indices, vq_loss = model(x)
+    if cfg.decoder_only:  # fixed codes: no gradient to, and no dead-code restarts in, encoder and codebooks
+        with torch.no_grad():
+            quantized, indices, vq_loss = model.quantizer.eval()(model.encode(x))
+        x_rec = model.decode(quantized)
+    else:
+        x_rec, indices, vq_loss = model(x)
     rec = reconstruction_loss(x, x_rec, cfg.l1_weight, cfg.l2_weight)
     loss = rec + vq_loss
     logs = {"reconstruction": rec.item(), "vq": vq_loss.item(), "mse": F.mse_loss(x_rec.detach().clamp(-1, 1), x).item()}

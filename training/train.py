@@ -54,7 +54,11 @@ def parse_overrides(pairs: list[str], config_class) -> dict:
         if key not in types:
             raise SystemExit(f"error: --set {key}: not a field of {config_class.__name__} ({', '.join(types)})")
         t = str(types[key])
-        if "tuple" in t:
+        if "bool" in t:
+            if value.lower() not in ("true", "false"):
+                raise SystemExit(f"error: --set {key}={value}: expected true or false")
+            out[key] = value.lower() == "true"
+        elif "tuple" in t:
             out[key] = tuple(int(v) for v in value.split(","))
         elif "int" in t:
             out[key] = int(value)
@@ -97,9 +101,14 @@ class Trainer:
             if cls.trains_on == "codes"
             else {}
         )
-        config = cls.config_class(**(matched | parse_overrides(args.set, cls.config_class)))
+        # --init starts from a trained model: its config (then the overrides) and its weights.
+        start = cls.from_pretrained(args.init) if args.init else None
+        base = asdict(start.config) if start else matched
+        config = cls.config_class(**(base | parse_overrides(args.set, cls.config_class)))
         torch.manual_seed(args.seed)
         self.model = cls(config)
+        if start:
+            self.model.load_state_dict(start.state_dict())
         self.critic = self.model.make_critic()
         betas = cls.adam_betas
         self.opt = torch.optim.AdamW(self.model.trainable_parameters(), lr=args.lr, betas=betas, weight_decay=0.0)
@@ -223,6 +232,7 @@ def main(argv=None) -> int:
     p.add_argument("--data", required=True, type=Path, help="folder written by training.prepare")
     p.add_argument("-o", "--out", required=True, type=Path, help="run folder")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
+    p.add_argument("--init", type=Path, help="start from this trained model's folder (config and weights; --set still applies)")
     p.add_argument("--steps", type=int, default=20_000)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-4)

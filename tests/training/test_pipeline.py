@@ -11,8 +11,9 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
-from models import REGISTRY
+from models import REGISTRY, VQGAN
 
 from ..conftest import PHOTOS, ROOT
 
@@ -37,8 +38,10 @@ def run(*args, timeout=600, check=True):
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 code = importlib.import_module(args[1]).main(args[2:])
-            except SystemExit as e:
+            except SystemExit as e:  # as the interpreter does: a message is printed to stderr, exit status 1
                 code = e.code if isinstance(e.code, int) else 1
+                if not isinstance(e.code, int | None):
+                    print(e.code, file=err)
         r = subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
     else:
         r = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
@@ -111,6 +114,24 @@ def test_vqgan_adversarial_phase_and_transformer_on_its_codes(data, vqgan_run, t
     )
     metrics = json.loads(r.stdout)
     assert metrics["bits_per_token"] > 0 and metrics["n_images"] >= 1
+
+
+def test_decoder_fine_tune_from_a_trained_vqgan_keeps_its_codes(data, vqgan_run, tmp_path):
+    """--init starts from a trained model; decoder_only trains the decoder alone (here with the
+    adversarial term from step 0): the encoder, codebooks and their usage statistics stay as they
+    were, so the codes of every face, and a prior trained on them, keep their meaning."""
+    out = tmp_path / "finetune"
+    run("-m", "training.train", "vqgan", "--data", data, "-o", out, "--steps", "3", "--batch-size", "4", "--lr", "1e-3",
+        "--init", vqgan_run / "final", "--set", "decoder_only=true", "--set", "disc_start=0")  # fmt: skip
+    before, after = VQGAN.from_pretrained(vqgan_run / "final"), VQGAN.from_pretrained(out / "final")
+    assert after.config.decoder_only and after.config.channels == before.config.channels
+    a, b = before.state_dict(), after.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a if not k.startswith("decoder."))
+    assert not all(torch.equal(a[k], b[k]) for k in a if k.startswith("decoder."))
+    logs = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert "loss_d" in logs[0]
+    bad = run("-m", "training.train", "vqgan", "--data", data, "-o", tmp_path / "bad", "--set", "decoder_only=yes", check=False)
+    assert bad.returncode != 0 and "decoder_only=yes" in bad.stderr
 
 
 def test_evaluate_vqgan_json(data, vqgan_run):
