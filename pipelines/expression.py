@@ -22,6 +22,8 @@ The mesh and its eyes: pipelines/landmarks.py.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import cv2
 import numpy as np
 
@@ -41,15 +43,31 @@ def _similarity(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarra
     return lambda p: (p - a[0]) @ m.T + b[0]
 
 
-def expression_points(source: np.ndarray, target: np.ndarray, parts: tuple[str, ...] = ("eyes", "mouth")) -> np.ndarray:
+# of an EYE_LIDS contour (outer corner, lower lid, inner corner, upper lid): the lower lid's point k
+# lies under the upper lid's point 6 - k
+LOWER_LID, UPPER_LID = slice(1, 8), slice(9, 16)
+
+
+class Posed(NamedTuple):
+    """The source's face wearing the target's expression, as a warp: `points` (N, 2), where the source's
+    mesh points go (piecewise affine, warp_field), and `lid_drops`, per eye, how far each of its upper
+    lid's 7 points (unit coordinates) slides down over the eye (lid_slide)."""
+
+    points: np.ndarray
+    lid_drops: dict[str, np.ndarray]
+
+
+def expression_points(source: np.ndarray, target: np.ndarray, parts: tuple[str, ...] = ("eyes", "mouth")) -> Posed:
     """Where the source's mesh points go to wear the target's expression. source, target: (468, 2)
-    unit crop coordinates of two aligned faces -> (468, 2).
+    unit crop coordinates of two aligned faces -> Posed.
 
     mouth: the lips take the target's place and shape (the alignment already put both mouths in about
     the same place, so this moves them a little and opens or closes them), and the chin and jaw below
     the mouth follow the lower lip down, fading towards the jaw's corners. eyes: each eye's lid
     margins take the target's shape relative to its corners, placed on the source's own corners, so
-    the source's eye size and spacing (identity) stay while the lids open or close."""
+    the source's eye size and spacing (identity) stay while the lids open or close. A lid that closes
+    does not squeeze the eye under it into a dark slit (what a warp of the lid margins alone does: the
+    mesh still reads it as open, and it looks like a squint): it slides down over it."""
     moved = source.copy()
     if "mouth" in parts:
         lips = LIPS_OUTER + LIPS_INNER
@@ -64,24 +82,38 @@ def expression_points(source: np.ndarray, target: np.ndarray, parts: tuple[str, 
         down = np.clip((source[below, 1] - mouth_y) / max(0.3 * (chin_y - mouth_y), 1e-6), 0.0, 1.0)
         side = np.clip(1.0 - ((source[below, 0] - source[CHIN, 0]) / max(half_jaw, 1e-6)) ** 4, 0.0, 1.0)
         moved[below] += (down * side)[:, None] * drop
+    drops = {}
     if "eyes" in parts:
         for eye, (a, b) in EYE_CORNERS.items():
             margin = EYE_LIDS[eye]
             place = _similarity((target[a], target[b]), (source[a], source[b]))
             moved[margin + IRIS[eye]] = place(target[margin + IRIS[eye]])
+            # an upper lid that comes down slides over the eye (lid_slide), it does not squeeze it: here
+            # it only opens; how far each of its points comes down is the slide's
+            upper, lower = margin[UPPER_LID], margin[LOWER_LID][::-1]  # each upper-lid point and the one under it
+            drop = np.maximum(moved[upper, 1] - source[upper, 1], 0.0)
+            # the mesh's lid margins can lie inside the visible eye (with heavy lashes, a band of white
+            # and iris below the lower margin): a lid that closes comes down past the lower margin,
+            # as far as the eye model's first ring under it when it closes all the way, or the eye
+            # still shows
+            closed = np.clip(1.0 - (moved[lower, 1] - moved[upper, 1]) / np.maximum(source[lower, 1] - source[upper, 1], 1e-6), 0.0, 1.0)
+            ring = source[EYE_MODEL_POINTS[eye][16:32]]
+            below = ring[np.argmin(np.linalg.norm(ring[:, None] - source[lower][None], axis=2), axis=0), 1]
+            drops[eye] = np.where(drop > 0, drop + closed * np.maximum(below - source[lower, 1], 0.0), 0.0)
+            moved[upper, 1] -= drop
             # the skin around the eye follows its lid part of the way (the eye model's two rings
-            # around the lids: 0.6 and 0.3 of the nearest lid point's move), so a closing lid
-            # stretches the whole lid, not just the lashes
+            # around the lids: 0.6 and 0.3 of the nearest lid point's move), so an opening or closing
+            # lid stretches the whole lid, not just the lashes
             shift = moved[margin] - source[margin]
             for ring, share in ((EYE_MODEL_POINTS[eye][16:32], 0.6), (EYE_MODEL_POINTS[eye][32:48], 0.3)):
                 nearest = np.argmin(np.linalg.norm(source[ring][:, None] - source[margin][None], axis=2), axis=1)
                 moved[ring] = source[ring] + share * shift[nearest]
-            # the iris centre (gaze) stays between the lids: a closed eye's is on the lid line
+            # the iris centre (gaze) stays between the lids
             centre = IRIS[eye][0]
             contour = moved[margin]
             nearest = np.argsort(np.abs(contour[:, 0] - moved[centre, 0]))[:4]  # lid points above and below it
             moved[centre, 1] = np.clip(moved[centre, 1], contour[nearest, 1].min(), contour[nearest, 1].max())
-    return moved
+    return Posed(moved, drops)
 
 
 def openings(points: np.ndarray) -> tuple[float, float]:
@@ -146,6 +178,51 @@ def warp_field(moved: np.ndarray, points: np.ndarray, side: int = 128) -> np.nda
     xy1 = np.stack([xx[inside], yy[inside], np.ones_like(xx[inside])], -1)  # (M, 3)
     field[inside] = np.einsum("mij,mj->mi", a, xy1)
     return field
+
+
+def lid_slide(field: np.ndarray, source: np.ndarray, drops: dict[str, np.ndarray], reach: float = 0.4) -> np.ndarray:
+    """A closing upper lid slid down over the eye: field (n, n, 2) a backward map (warp_field) of a face
+    whose mesh is source (N, 2), drops from expression_points -> the field with, under each closing
+    lid, output pixels reading from higher up. Between the lid's new line and `reach` eye widths
+    above the lid the reading point moves up by the drop, fading out upwards: the lid's edge (its
+    lashes) lands on the new line, what it now covers is hidden (not squeezed), and the skin above
+    stretches as a lid does. A backward map can hide pixels where a piecewise-affine warp (a
+    one-to-one map) cannot."""
+    n = field.shape[0]
+    out = field
+    for eye, drop in drops.items():
+        if drop.max() <= 0:
+            continue
+        lids = EYE_LIDS[eye]
+        # the upper lid from corner to corner: x, its line y and its drop, sorted by x
+        line = source[[lids[0]] + lids[UPPER_LID] + [lids[8]]]
+        down = np.concatenate([[0.0], drop, [0.0]])
+        order = np.argsort(line[:, 0])
+        xs, top, down = line[order, 0], line[order, 1], down[order]
+        lift = reach * (xs.max() - xs.min())
+        x0, x1 = np.clip([int(np.floor(xs.min() * n)), int(np.ceil(xs.max() * n))], 0, n)
+        y0, y1 = np.clip([int(np.floor((top.min() - lift) * n)), int(np.ceil((top + down).max() * n)) + 1], 0, n)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        px = (np.arange(x0, x1) + 0.5) / n  # (W,) unit coordinates of the box's pixel centres
+        py = (np.arange(y0, y1) + 0.5)[:, None] / n  # (H, 1)
+        d, t = np.interp(px, xs, down), np.interp(px, xs, top)  # (W,) drop and the lid's line at each x
+        lid, crease = t + d, t - lift
+        weight = np.clip((py - crease) / np.maximum(lid - crease, 1e-6), 0.0, 1.0) * (py <= lid)  # (H, W)
+        read_y = py - d * weight
+        maps = np.stack(np.broadcast_arrays(px[None, :], read_y), -1).astype(np.float32) * n - 0.5
+        if out is field:
+            out = field.copy()
+        out[y0:y1, x0:x1] = cv2.remap(field, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out
+
+
+def expression_field(source: np.ndarray, target: np.ndarray, parts: tuple[str, ...], side: int = 128) -> np.ndarray:
+    """The backward map (side, side, 2) that puts the target's expression on the source's face (both
+    (468, 2) or (478, 2) unit landmarks): the piecewise-affine warp of the moved mesh, then the lids'
+    slides."""
+    posed = expression_points(source, target, parts)
+    return lid_slide(warp_field(posed.points, source, side), source, posed.lid_drops)
 
 
 def warp(image: np.ndarray, field: np.ndarray) -> np.ndarray:

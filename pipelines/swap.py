@@ -25,7 +25,7 @@ from . import watermark
 from .blend import color_transfer, feathered, is_grey, region_mask, to_grey, token_boundary, token_mask
 from .detail import OVERSAMPLE, compose, detail_side, resize, source_detail
 from .device import choose_device
-from .expression import expression_points, kept_from_target, warp, warp_field
+from .expression import expression_field, kept_from_target, warp
 from .faces import (
     Face,
     align_face,
@@ -411,7 +411,7 @@ class FaceSwapPipeline:
                 posed.append(view)
                 keeps.append(None)
                 continue
-            moved = warp_field(expression_points(view.points, target, parts), view.points)
+            moved = expression_field(view.points, target, parts)
             side = target_hi.shape[0]  # warped at the side it is composed at: one resampling, no larger than needed
             keep = kept_from_target(target, side, parts)
             # the inside of the mouth is the target's already in the face that is encoded, so the codes

@@ -45,39 +45,47 @@ def test_warp_field_is_the_identity_when_nothing_moves_and_moves_what_moved():
 def test_expression_points_open_the_sources_mouth_and_lower_its_jaw(landmarks):
     source = landmarks(aligned(CLOSED))
     target = landmarks(aligned(OPEN))
-    assert np.array_equal(ex.expression_points(source, source), source)  # its own expression: nothing moves
-    moved = ex.expression_points(source, target, ("mouth",))
+    own = ex.expression_points(source, source)  # its own expression: nothing moves, no lid slides
+    assert np.array_equal(own.points, source) and all(d.max() == 0 for d in own.lid_drops.values())
+    moved = ex.expression_points(source, target, ("mouth",)).points
     assert mouth_opening(moved) == pytest.approx(mouth_opening(target))
     assert moved[lm.CHIN, 1] > source[lm.CHIN, 1] + 0.02  # the open jaw drops the chin
     above = source[:, 1] < source[[61, 291], 1].mean() - 0.05  # eyes, brows, nose, forehead
     assert np.array_equal(moved[above], source[above])
-    both = ex.expression_points(source, target, ("eyes", "mouth"))
+    both = ex.expression_points(source, target, ("eyes", "mouth")).points
     for a, b in lm.EYE_CORNERS.values():  # the eyes keep the source's corners (its eye size and spacing)
         assert np.allclose(both[[a, b]], source[[a, b]])
 
 
-def test_closed_target_eyes_close_the_sources_eyes_in_the_warp(landmarks):
-    """A target whose upper lids lie on its lower lids: the warped source's lids close too, and its
-    iris centre stays between them (a pinned iris would hold the eye open)."""
+def test_closed_target_eyes_slide_the_sources_lids_down_over_its_eyes(landmarks):
+    """A target whose upper lids lie on its lower lids: the source's upper lids slide down over its
+    eyes (not squeezed by the mesh warp, which only opens lids: its iris centre stays between them),
+    the mesh reads the warped eyes as much less open, and nothing far from the eyes changes."""
     source = landmarks(aligned(CLOSED))
     target = source.copy()
     for contour in (lm.EYE_LEFT, lm.EYE_RIGHT):
         upper, lower = contour[9:], contour[1:8][::-1]  # upper lid inner -> outer; lower lid inner -> outer
         target[upper] = target[lower]
-    moved = ex.expression_points(source, target, ("eyes",))
+    posed = ex.expression_points(source, target, ("eyes",))
     for contour, eye in ((lm.EYE_LEFT, "left"), (lm.EYE_RIGHT, "right")):
-        assert ex.eye_opening(source, contour) > 0.2 and ex.eye_opening(moved, contour) < 0.03
-        lids = moved[contour][:, 1]
-        assert lids.min() - 1e-9 <= moved[lm.IRIS[eye][0], 1] <= lids.max() + 1e-9
+        opening = source[contour[1:8][::-1], 1] - source[contour[9:], 1]  # under each upper-lid point
+        assert np.all(posed.lid_drops[eye] >= opening)  # all the way down, and past the mesh's lower margin
+        assert np.allclose(posed.points[contour, 1], source[contour, 1])  # no lid moves up or down in the mesh warp
+        lids = posed.points[contour][:, 1]
+        assert lids.min() - 1e-9 <= posed.points[lm.IRIS[eye][0], 1] <= lids.max() + 1e-9
     crop = aligned(CLOSED)
-    closed = ex.warp(crop, ex.warp_field(moved, source, SIDE))
-    # the mesh reads the warped eyes as less open (it sees the lashes and eyeliner of a stretched lid
-    # as part of the opening, so not as shut: benchmarks/RESULTS.md has the video figures), and only
-    # the eyes changed: the mouth, far from them, is untouched
+    closed = ex.warp(crop, ex.expression_field(source, target, ("eyes",), SIDE))
+    # the mesh reads the shut eyes as less open, though not as shut: it takes the band of lashes on
+    # the lid's edge for part of the opening (0.22 and 0.19 against 0.30; the lids look shut)
     for contour in (lm.EYE_LEFT, lm.EYE_RIGHT):
-        assert ex.eye_opening(landmarks(closed), contour) < 0.9 * ex.eye_opening(landmarks(crop), contour)
+        assert ex.eye_opening(landmarks(closed), contour) < 0.8 * ex.eye_opening(landmarks(crop), contour)
     mouth = (np.round(source[lm.LIPS_OUTER] * SIDE).astype(int)[:, ::-1]).T
     assert np.array_equal(closed[tuple(mouth)], crop[tuple(mouth)])
+    # the slide hides what it covers: the iris centre's pixel is now lid, read from above the eye
+    field = ex.expression_field(source, target, ("eyes",), SIDE)
+    for eye in ("left", "right"):
+        x, y = (source[lm.IRIS[eye][0]] * SIDE).astype(int)
+        assert field[y, x, 1] < source[lm.EYE_LIDS[eye][9:], 1].min()
 
 
 def test_mouth_opening_mask_covers_an_open_mouth_only(landmarks):
