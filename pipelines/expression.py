@@ -11,7 +11,8 @@ its lips, eyelids and chin take the target's shape, then encoded as usual:
              like the target's (placed on the source's own eye corners) and the chin lowered
              as far as the target's lower lip drops
     warped = source(field(x)),  field: piecewise affine over a triangulation of `moved`, mapping
-             each output pixel back to where the source's mesh had it
+             each output pixel back to where the source's mesh had it; its displacement
+             smoothed over a pixel; under a lid that closes, a slide that covers the eye
     Z_A    = q(E(warped))  ->  the code exchange as before
 
 What a closed mouth cannot provide, the inside of an open one (teeth, tongue), comes from the
@@ -160,8 +161,7 @@ def warp_field(moved: np.ndarray, points: np.ndarray, side: int = 128) -> np.nda
     triangles = triangles[(triangles >= 0).all(1)]
     still = np.all(dst == src, axis=1)
     triangles = triangles[~still[triangles].all(1)]
-    yy, xx = (np.mgrid[0:side, 0:side].astype(np.float32) + 0.5) / side
-    field = np.stack([xx, yy], -1)  # the identity, where no corner moved
+    field = identity_field(side)  # where no corner moved
     if len(triangles) == 0:
         return field
     # per triangle, the affine map dst -> src: src = A @ [x, y, 1]
@@ -175,7 +175,7 @@ def warp_field(moved: np.ndarray, points: np.ndarray, side: int = 128) -> np.nda
         cv2.fillConvexPoly(index, fixed[k], k, lineType=cv2.LINE_8, shift=4)
     inside = index >= 0
     a = affine[index[inside]]  # (M, 2, 3)
-    xy1 = np.stack([xx[inside], yy[inside], np.ones_like(xx[inside])], -1)  # (M, 3)
+    xy1 = np.concatenate([field[inside], np.ones((int(inside.sum()), 1), np.float32)], 1)  # (M, 3)
     field[inside] = np.einsum("mij,mj->mi", a, xy1)
     return field
 
@@ -219,10 +219,26 @@ def lid_slide(field: np.ndarray, source: np.ndarray, drops: dict[str, np.ndarray
 
 def expression_field(source: np.ndarray, target: np.ndarray, parts: tuple[str, ...], side: int = 128) -> np.ndarray:
     """The backward map (side, side, 2) that puts the target's expression on the source's face (both
-    (468, 2) or (478, 2) unit landmarks): the piecewise-affine warp of the moved mesh, then the lids'
-    slides."""
+    (468, 2) or (478, 2) unit landmarks): the piecewise-affine warp of the moved mesh, smoothed, then
+    the lids' slides."""
     posed = expression_points(source, target, parts)
-    return lid_slide(warp_field(posed.points, source, side), source, posed.lid_drops)
+    return lid_slide(smoothed(warp_field(posed.points, source, side)), source, posed.lid_drops)
+
+
+def smoothed(field: np.ndarray, sigma: float = 1 / 128) -> np.ndarray:
+    """A (n, n, 2) backward map with its displacement blurred (sigma: a fraction of the side). A
+    piecewise-affine map bends at its triangles' edges: a lip's border, which runs between the mesh's
+    points, comes out jagged (red spikes into the skin above a lip that moved up); blurred over about
+    a pixel of the 128 crop it is smooth, and the lips keep their new shape."""
+    n = field.shape[0]
+    identity = identity_field(n)
+    return identity + cv2.GaussianBlur(field - identity, (0, 0), sigmaX=sigma * n)
+
+
+def identity_field(n: int) -> np.ndarray:
+    """(n, n, 2) float32: each pixel's own centre in unit coordinates (x, y), the map that moves nothing."""
+    yy, xx = (np.mgrid[0:n, 0:n].astype(np.float32) + 0.5) / n
+    return np.stack([xx, yy], -1)
 
 
 def warp(image: np.ndarray, field: np.ndarray) -> np.ndarray:
