@@ -40,6 +40,9 @@ def test_warp_field_is_the_identity_when_nothing_moves_and_moves_what_moved():
     assert np.abs(field[y, x] - points[0]).max() < 0.01
     far = np.linalg.norm(grid - moved[0], axis=-1) > 0.3
     assert np.abs(ex.warp_field(moved, points, 64)[far] - grid[far]).max() < 1e-4  # piecewise: far pixels stay
+    # smoothing moves nothing that stayed and keeps the move (blurred over about a pixel)
+    assert np.abs(ex.smoothed(ex.identity_field(64)) - grid).max() < 1e-6
+    assert np.abs(ex.smoothed(field)[y, x] - points[0]).max() < 0.01
 
 
 def test_expression_points_open_the_sources_mouth_and_lower_its_jaw(landmarks):
