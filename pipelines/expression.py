@@ -58,6 +58,11 @@ class Posed(NamedTuple):
     lid_drops: dict[str, np.ndarray]
 
 
+def _nearest(candidates: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """For each of points (M, 2), the index of the nearest of candidates (K, 2) -> (M,)."""
+    return np.argmin(np.linalg.norm(points[:, None] - candidates[None], axis=2), axis=1)
+
+
 def expression_points(source: np.ndarray, target: np.ndarray, parts: tuple[str, ...] = ("eyes", "mouth")) -> Posed:
     """Where the source's mesh points go to wear the target's expression. source, target: (468, 2)
     unit crop coordinates of two aligned faces -> Posed.
@@ -98,17 +103,16 @@ def expression_points(source: np.ndarray, target: np.ndarray, parts: tuple[str, 
             # as far as the eye model's first ring under it when it closes all the way, or the eye
             # still shows
             closed = np.clip(1.0 - (moved[lower, 1] - moved[upper, 1]) / np.maximum(source[lower, 1] - source[upper, 1], 1e-6), 0.0, 1.0)
-            ring = source[EYE_MODEL_POINTS[eye][16:32]]
-            below = ring[np.argmin(np.linalg.norm(ring[:, None] - source[lower][None], axis=2), axis=0), 1]
+            inner_ring, outer_ring = EYE_MODEL_POINTS[eye][16:32], EYE_MODEL_POINTS[eye][32:48]
+            below = source[inner_ring][_nearest(source[inner_ring], source[lower]), 1]
             drops[eye] = np.where(drop > 0, drop + closed * np.maximum(below - source[lower, 1], 0.0), 0.0)
             moved[upper, 1] -= drop
             # the skin around the eye follows its lid part of the way (the eye model's two rings
             # around the lids: 0.6 and 0.3 of the nearest lid point's move), so an opening or closing
             # lid stretches the whole lid, not just the lashes
             shift = moved[margin] - source[margin]
-            for ring, share in ((EYE_MODEL_POINTS[eye][16:32], 0.6), (EYE_MODEL_POINTS[eye][32:48], 0.3)):
-                nearest = np.argmin(np.linalg.norm(source[ring][:, None] - source[margin][None], axis=2), axis=1)
-                moved[ring] = source[ring] + share * shift[nearest]
+            for ring, share in ((inner_ring, 0.6), (outer_ring, 0.3)):
+                moved[ring] = source[ring] + share * shift[_nearest(source[margin], source[ring])]
             # the iris centre (gaze) stays between the lids
             centre = IRIS[eye][0]
             contour = moved[margin]
@@ -193,9 +197,9 @@ def lid_slide(field: np.ndarray, source: np.ndarray, drops: dict[str, np.ndarray
     for eye, drop in drops.items():
         if drop.max() <= 0:
             continue
-        lids = EYE_LIDS[eye]
+        a, b = EYE_CORNERS[eye]
         # the upper lid from corner to corner: x, its line y and its drop, sorted by x
-        line = source[[lids[0]] + lids[UPPER_LID] + [lids[8]]]
+        line = source[[a] + EYE_LIDS[eye][UPPER_LID] + [b]]
         down = np.concatenate([[0.0], drop, [0.0]])
         order = np.argsort(line[:, 0])
         xs, top, down = line[order, 0], line[order, 1], down[order]
