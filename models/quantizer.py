@@ -90,25 +90,42 @@ class VectorQuantizer(nn.Module):
         """z (B, dim, h, w) -> z_e and z_q (B, code_dim, h, w), indices (B, h, w), and both loss terms."""
         return self._quantize(F.normalize(self.project_in(z), dim=1))
 
-    def _quantize(self, z_e: torch.Tensor) -> dict[str, torch.Tensor]:
-        b, d, h, w = z_e.shape
-        flat = z_e.permute(0, 2, 3, 1).reshape(-1, d)  # (B*h*w, d)
+    def indices(self, z: torch.Tensor) -> torch.Tensor:
+        """z (B, dim, h, w) -> packed indices (B, h, w), the codes `terms` would pick, without the loss
+        terms. In float32 even under autocast: in bf16, near-ties between codes flip (and argmax over
+        bf16 scores is slower on a CPU than the float32 product is)."""
+        with torch.autocast(z.device.type, enabled=False):
+            z_e = F.normalize(self.project_in(z.float()), dim=1)
+            b, d, h, w = z_e.shape
+            picks, _ = self._pick(z_e.permute(0, 2, 3, 1).reshape(-1, d))
+        return self.pack(torch.stack(picks, 1).view(b, h, w, self.depth))
+
+    def _pick(self, flat: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """flat (N, code_dim) unit vectors -> per stage, the (N,) picked indices and their (N, code_dim)
+        vectors: stage 1 the nearest unit code, each later stage the code nearest to what the stages
+        before left. Not differentiable (the picks are discrete)."""
         codes = self.codes()
         picks = [(flat.detach() @ codes.t()).argmax(1)]  # max cosine = min l2 distance between unit vectors
         chosen = [codes[picks[0]]]
-        codebook_loss = F.mse_loss(chosen[0], flat.detach())  # moves codes only
-        total = chosen[0]
+        total = chosen[0].detach()
         for book in self.residual_codebooks:
-            residual = (flat - total).detach()  # (B*h*w, d): what the stages so far left
+            residual = (flat - total).detach()  # (N, d): what the stages so far left
             vectors = book.weight
             # argmin |r - c|^2 = argmax 2 r.c - |c|^2
-            pick = (2 * residual @ vectors.t() - vectors.pow(2).sum(1)).argmax(1)
-            picks.append(pick)
-            chosen.append(vectors[pick])
-            codebook_loss = codebook_loss + F.mse_loss(chosen[-1], residual)
-            total = total + chosen[-1]
+            picks.append((2 * residual @ vectors.t() - vectors.pow(2).sum(1)).argmax(1))
+            chosen.append(vectors[picks[-1]])
+            total = total + chosen[-1].detach()
+        return picks, chosen
+
+    def _quantize(self, z_e: torch.Tensor) -> dict[str, torch.Tensor]:
+        b, d, h, w = z_e.shape
+        flat = z_e.permute(0, 2, 3, 1).reshape(-1, d)  # (B*h*w, d)
+        picks, chosen = self._pick(flat)
+        # the codebook loss moves codes only: each stage's vectors toward what they stand for
+        targets = [flat.detach()] + [(flat - sum(chosen[:k])).detach() for k in range(1, self.depth)]
+        codebook_loss = sum(F.mse_loss(c, t) for c, t in zip(chosen, targets, strict=True))
         stage_indices = torch.stack(picks, 1).view(b, h, w, self.depth)
-        z_q = total.view(b, h, w, d).permute(0, 3, 1, 2)
+        z_q = sum(chosen).view(b, h, w, d).permute(0, 3, 1, 2)
         return {
             "z_e": z_e,
             "z_q": z_q,

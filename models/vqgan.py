@@ -118,7 +118,7 @@ class VQGAN(nn.Module, HubModel, FaceModel):
     @torch.no_grad()
     def encode_to_indices(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) in [-1, 1] -> code indices (B, h, w) long (packed over the D stages)."""
-        return self.quantizer.terms(self.encode(x))["indices"]
+        return self.quantizer.indices(self.encode(x))
 
     @torch.no_grad()
     def decode_indices(self, indices: torch.Tensor) -> torch.Tensor:

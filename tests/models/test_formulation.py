@@ -301,6 +301,24 @@ def test_residual_stage_quantizes_what_the_first_stage_left():
     assert torch.allclose(quantized, q.lookup(indices), atol=1e-5)  # lookup of packed codes = forward
 
 
+def test_inference_indices_are_the_codes_training_picks_in_float32_even_under_autocast():
+    model = VQGAN(RQ).eval()
+    x = torch.rand(3, 3, 16, 16) * 2 - 1
+    with torch.no_grad():
+        z = model.encode(x)
+        expected = model.quantizer.terms(z)["indices"]
+        assert torch.equal(model.quantizer.indices(z), expected)
+        assert torch.equal(model.encode_to_indices(x), expected)
+        # under bf16 autocast the choice among codes is still made in float32: the same latents give the
+        # same codes (in bf16, near-ties between codes flip)
+        z = model.encode(torch.rand(64, 3, 16, 16) * 2 - 1)
+        exact = model.quantizer.indices(z)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert torch.equal(model.quantizer.indices(z), exact)
+            assert not torch.equal(model.quantizer.terms(z)["indices"], exact)  # what bf16 picks would do
+            assert model.quantizer.indices(z).dtype == torch.long
+
+
 def test_residual_dead_codes_are_restarted_on_residuals():
     model = VQGAN(RQ).train()
     q = model.quantizer
