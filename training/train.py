@@ -24,6 +24,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torchvision.utils import save_image
 from tqdm import tqdm
 
@@ -119,6 +120,14 @@ class Trainer:
         if world > 1:
             self.objective = DistributedDataParallel(self.objective, find_unused_parameters=self.critic is not None)
         self.net_d = DistributedDataParallel(self.critic) if (world > 1 and separate_critic) else self.critic
+        # --ema: an exponential moving average of the weights (and buffers), updated after every step;
+        # it is what evaluation, sample grids and the export see. Averaging smooths the last steps' noise.
+        self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(args.ema), use_buffers=True) if args.ema else None
+
+    @property
+    def averaged(self) -> FaceModel:
+        """The weights to evaluate and export: the moving average with --ema, else the model itself."""
+        return self.ema.module if self.ema is not None else self.model
 
     def autocast(self):
         return torch.autocast("cpu", dtype=torch.bfloat16) if self.args.bf16 else nullcontext()
@@ -149,6 +158,11 @@ class Trainer:
             loss_d.backward()
             self.opt_d.step()
             logs["loss_d"] = loss_d.item()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
+            for average, live in zip(self.ema.module.buffers(), self.model.buffers(), strict=True):
+                if not average.is_floating_point():  # counters (a quantizer's steps) are copied, not averaged
+                    average.copy_(live)
         self.step += 1
         logs["lr"] = lr
         return logs
@@ -156,8 +170,8 @@ class Trainer:
     @torch.no_grad()
     def evaluate(self, held: torch.Tensor) -> dict[str, float]:
         """Mean loss terms on a fixed held-out batch (no augmentation, eval mode)."""
-        self.model.eval()
-        _, logs, _ = self.model.training_loss(held, 0, self.critic, torch.Generator().manual_seed(0))
+        model = self.averaged.eval()
+        _, logs, _ = model.training_loss(held, 0, self.critic, torch.Generator().manual_seed(0))
         return {f"val_{k}": v for k, v in logs.items()}
 
     def state(self) -> dict:
@@ -170,6 +184,7 @@ class Trainer:
             "opt": self.opt.state_dict(),
             "opt_d": self.opt_d.state_dict() if self.opt_d else None,
             "rng": torch.get_rng_state(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
         }
 
     def load_state(self, state: dict) -> None:
@@ -179,13 +194,15 @@ class Trainer:
         self.opt.load_state_dict(state["opt"])
         if self.opt_d:
             self.opt_d.load_state_dict(state["opt_d"])
+        if self.ema is not None and state.get("ema") is not None:
+            self.ema.load_state_dict(state["ema"])
         self.step = state["step"]
         torch.set_rng_state(state["rng"])
 
 
 def write_grid(trainer: Trainer, held: torch.Tensor, path: Path, seed: int, vqgan: VQGAN | None) -> None:
     """Reconstructions (top: originals, bottom: model) and/or samples, 8 per row."""
-    model = trainer.model.eval()
+    model = trainer.averaged.eval()
     gen = torch.Generator().manual_seed(seed)
     rows = []
     with torch.no_grad():
@@ -215,9 +232,10 @@ def atomic_save(obj, path: Path) -> None:
 
 def export(trainer: Trainer, out: Path, faces: torch.Tensor) -> None:
     """RUN_DIR/final: save_pretrained of the unwrapped model, written to a temp folder then swapped in."""
-    trainer.model.finish_training(to_model_range(faces[:4096]))
+    model = trainer.averaged
+    model.finish_training(to_model_range(faces[:4096]))
     tmp = out.with_name(out.name + ".tmp")
-    trainer.model.save_pretrained(tmp)
+    model.save_pretrained(tmp)
     (tmp / "README.md").unlink(missing_ok=True)  # the real model card is written by hand in weights/
     if out.exists():
         for f in out.iterdir():
@@ -238,6 +256,7 @@ def main(argv=None) -> int:
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ema", type=float, default=0.0, metavar="DECAY", help="export a moving average of the weights (e.g. 0.999; 0: off)")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast for forward passes")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: leave the default)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config field override")

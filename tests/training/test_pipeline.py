@@ -134,6 +134,27 @@ def test_decoder_fine_tune_from_a_trained_vqgan_keeps_its_codes(data, vqgan_run,
     assert bad.returncode != 0 and "decoder_only=yes" in bad.stderr
 
 
+def test_ema_exports_the_moving_average_and_resumes_it(data, tmp_path):
+    """--ema DECAY: the exported model is the moving average of the weights, not the last step's, and
+    a resumed run continues the same average; counters (the quantizer's steps) are not averaged."""
+    out = tmp_path / "ema"
+    train("vqgan", data, out, 3, "--ema", "0.5", "--lr", "1e-2")
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert int(state["ema"]["n_averaged"]) == 3
+    exported = VQGAN.from_pretrained(out / "final").state_dict()
+    average = {k.removeprefix("module."): v for k, v in state["ema"].items() if k.startswith("module.")}
+    assert all(torch.equal(exported[k], average[k]) for k in exported)
+    assert not all(torch.equal(exported[k], state["model"][k]) for k in exported)  # not the last weights
+    assert int(exported["quantizer.steps"]) == int(state["model"]["quantizer.steps"]) == 3
+    train("vqgan", data, out, 4, "--ema", "0.5", "--lr", "1e-2", "--resume")
+    resumed = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert int(resumed["ema"]["n_averaged"]) == 4
+    # one more step of the average: 0.5 * (the average at step 3) + 0.5 * (the weights after step 4)
+    last = resumed["model"]
+    k = next(k for k in average if average[k].is_floating_point() and not torch.equal(average[k], last[k]))
+    assert torch.allclose(resumed["ema"]["module." + k], 0.5 * average[k] + 0.5 * last[k], atol=1e-6)
+
+
 def test_evaluate_vqgan_json(data, vqgan_run):
     r = run("-m", "training.evaluate", "vqgan", "--weights", vqgan_run / "final", "--data", data, "--json")
     metrics = json.loads(r.stdout)
