@@ -65,12 +65,10 @@ def compose(
     target_hi: np.ndarray,
     tokens: np.ndarray,
     detail: float,
-    keep_target: np.ndarray | None = None,
 ) -> np.ndarray:
     """The formula in the module docstring. decoded_swap: (S, S, 3) uint8 G(Z_swap); detail_source:
     (P, P, 3) float32 A_P - up(G_A) (source_detail); target_hi: (P, P, 3) uint8 aligned target;
-    tokens (h, w) bool cells of A's codes -> (P, P, 3) uint8.
-    keep_target: optional (P, P) weights where the target's own pixels are kept (its expression)."""
+    tokens (h, w) bool cells of A's codes -> (P, P, 3) uint8."""
     side = target_hi.shape[0]
     swap_up = resize(decoded_swap, side).astype(np.float32)  # upsampled as uint8: a quarter of the memory traffic
     target = target_hi.astype(np.float32)
@@ -82,8 +80,4 @@ def compose(
         mixed *= cell_weights(tokens, side)
         mixed += target  # w * (A_P - up(G_A) + swap_up) + (1 - w) * B_P
         face = mixed if detail >= 1 else cv2.addWeighted(swap_up, 1 - detail, mixed, detail, 0.0)
-    if keep_target is not None:  # face + keep * (B_P - face)
-        target -= face
-        target *= keep_target[..., None]
-        face += target
     return np.clip(face + 0.5, 0, 255).astype(np.uint8)

@@ -4,10 +4,11 @@ Exchanging codes carries the source's whole face, its expression included: paste
 actor stops talking and blinking. Keeping the target's pixels where expression shows (an ellipse
 over the mouth) gives a mouth that moves, but it is the target's mouth with the target's skin
 around it, and an open jaw pokes out of it. Instead, the source's aligned face is warped so that
-its lips, eyelids and chin take the target's shape, then encoded as usual:
+its mouth opens as the target's, its eyelids and chin take the target's shape, then encoded as usual:
 
     points = mesh(crop)                        (468, 2) dense landmarks in unit crop coordinates
-    moved  = the source's points, with the lips where the target's are, each eye's lids shaped
+    moved  = the source's points, with the inner lip line where the target's is (the lips around it
+             as thick as the source's), each eye's lids shaped
              like the target's (placed on the source's own eye corners) and the chin lowered
              as far as the target's lower lip drops
     warped = source(field(x)),  field: piecewise affine over a triangulation of `moved`, mapping
@@ -67,8 +68,9 @@ def expression_points(source: np.ndarray, target: np.ndarray, parts: tuple[str, 
     """Where the source's mesh points go to wear the target's expression. source, target: (468, 2)
     unit crop coordinates of two aligned faces -> Posed.
 
-    mouth: the lips take the target's place and shape (the alignment already put both mouths in about
-    the same place, so this moves them a little and opens or closes them), and the chin and jaw below
+    mouth: the inner lip line takes the target's place and shape (the alignment already put both
+    mouths in about the same place, so this moves it a little and opens or closes it), the lips around
+    it keep the source's thickness, and the chin and jaw below
     the mouth follow the lower lip down, fading towards the jaw's corners. eyes: each eye's lid
     margins take the target's shape relative to its corners, placed on the source's own corners, so
     the source's eye size and spacing (identity) stay while the lids open or close. A lid that closes
@@ -77,7 +79,12 @@ def expression_points(source: np.ndarray, target: np.ndarray, parts: tuple[str, 
     moved = source.copy()
     if "mouth" in parts:
         lips = LIPS_OUTER + LIPS_INNER
-        moved[lips] = target[lips]
+        # the opening is the target's (its inner lip line), the lips the source's: each outer lip point
+        # keeps its offset from the inner point it faces (the two contours run in step, corner to
+        # corner), so the source's lip thickness and cupid's bow stay, and a target's odd outer line
+        # (a bow the mesh places too high) does not pull the source's lip into a spike
+        moved[LIPS_INNER] = target[LIPS_INNER]
+        moved[LIPS_OUTER] = target[LIPS_INNER] + (source[LIPS_OUTER] - source[LIPS_INNER])
         # the jaw: everything below the mouth corners moves with the lower lip (a jaw opens as one
         # piece), fading in over the first third of the way to the chin and out towards the jaw's sides
         drop = moved[LOWER_LIP_CENTRE] - source[LOWER_LIP_CENTRE]

@@ -464,7 +464,7 @@ class FaceSwapPipeline:
             matrix_hi = matrix * (side / self.size)  # image -> P x P crop
             if target_hi is None or target_hi.shape[0] != side:
                 target_hi = warp_to_crop(image, matrix_hi, side)
-            face_hi = compose(face_image, source.detail(side), target_hi, cells, opts.detail, keep)
+            face_hi = compose(face_image, source.detail(side), target_hi, cells, opts.detail)
             region = region_mask(opts.regions, self.size, shape)
             weights = feathered(region, opts.softness) * opts.strength  # (S, S): cheap here, smooth enough to upsample
             first = weights if first is None else first
@@ -472,6 +472,8 @@ class FaceSwapPipeline:
                 colored = color_transfer(face_hi, target_hi, region, resize(face_hi, self.size), crop, region)
             else:
                 colored = face_hi
+            if keep is not None:  # after the colour correction: the target's own teeth keep the target's own colours
+                colored = inlay(colored, target_hi, keep)
             if is_grey(crop):  # a black-and-white photo gets a black-and-white face
                 colored = to_grey(colored)
             if self.mark:  # every face we make stays marked (pipelines/watermark.py)
