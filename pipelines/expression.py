@@ -31,6 +31,9 @@ import numpy as np
 
 from .landmarks import CHIN, EYE_CORNERS, EYE_LIDS, EYE_MODEL_POINTS, IRIS, LIPS_INNER, LIPS_OUTER, LOWER_LIP_CENTRE
 
+MOUTH_CORNERS = [61, 291]
+UPPER_LIP_INNER_CENTRE = 13
+
 # the points the warp is pinned to: the mesh and each iris's centre. Not the rims: an iris is as tall
 # when the lids close over it, so pinned rim points would hold a closing eye open.
 CONTROL = list(range(468)) + [IRIS["left"][0], IRIS["right"][0]]
@@ -64,6 +67,17 @@ def _nearest(candidates: np.ndarray, points: np.ndarray) -> np.ndarray:
     return np.argmin(np.linalg.norm(points[:, None] - candidates[None], axis=2), axis=1)
 
 
+def mouth_shift(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(2,) unit-coordinate shift that takes the target's mouth to the source's: its upper lip's inner
+    centre to the same height, its corners' midpoint to the same column. (468, 2) points each."""
+    return np.array(
+        [
+            source[MOUTH_CORNERS, 0].mean() - target[MOUTH_CORNERS, 0].mean(),
+            source[UPPER_LIP_INNER_CENTRE, 1] - target[UPPER_LIP_INNER_CENTRE, 1],
+        ]
+    )
+
+
 def expression_points(source: np.ndarray, target: np.ndarray, parts: tuple[str, ...] = ("eyes", "mouth")) -> Posed:
     """Where the source's mesh points go to wear the target's expression. source, target: (468, 2)
     unit crop coordinates of two aligned faces -> Posed.
@@ -79,16 +93,18 @@ def expression_points(source: np.ndarray, target: np.ndarray, parts: tuple[str, 
     moved = source.copy()
     if "mouth" in parts:
         lips = LIPS_OUTER + LIPS_INNER
-        # the opening is the target's (its inner lip line), the lips the source's: each outer lip point
-        # keeps its offset from the inner point it faces (the two contours run in step, corner to
-        # corner), so the source's lip thickness and cupid's bow stay, and a target's odd outer line
-        # (a bow the mesh places too high) does not pull the source's lip into a spike
-        moved[LIPS_INNER] = target[LIPS_INNER]
-        moved[LIPS_OUTER] = target[LIPS_INNER] + (source[LIPS_OUTER] - source[LIPS_INNER])
+        # the opening is the target's (its inner lip line), placed where the source's upper lip is: a
+        # mouth opens by the jaw, the upper lip hardly moves, and the target's mouth sits higher or
+        # lower under its nose than the source's (a proportion of the face: identity). Taken where
+        # the target has it, the source's upper lip was pushed up into its own philtrum (a spike)
+        moved[LIPS_INNER] = target[LIPS_INNER] + mouth_shift(source, target)
+        # the lips the source's: each outer lip point keeps its offset from the inner point it faces
+        # (the two contours run in step, corner to corner), so its lip thickness and cupid's bow stay
+        moved[LIPS_OUTER] = moved[LIPS_INNER] + (source[LIPS_OUTER] - source[LIPS_INNER])
         # the jaw: everything below the mouth corners moves with the lower lip (a jaw opens as one
         # piece), fading in over the first third of the way to the chin and out towards the jaw's sides
         drop = moved[LOWER_LIP_CENTRE] - source[LOWER_LIP_CENTRE]
-        mouth_y = source[[61, 291], 1].mean()
+        mouth_y = source[MOUTH_CORNERS, 1].mean()
         chin_y = source[CHIN, 1]
         half_jaw = 0.5 * abs(source[361, 0] - source[132, 0])  # the jaw's half-width at mouth height
         below = np.setdiff1d(np.flatnonzero(source[:, 1] > mouth_y), lips)
@@ -281,10 +297,25 @@ def mouth_opening(points: np.ndarray, side: int, grow: float = 0.01, softness: f
     return mask
 
 
-def kept_from_target(points: np.ndarray, side: int, parts: tuple[str, ...]) -> np.ndarray:
-    """(side, side) float32 weights where the target's own pixels stay: the inside of its mouth
-    (teeth and tongue, which a warped closed mouth cannot show). Its eyes are the source's, warped:
-    keeping the target's eye openings as well was measured to cost identity (benchmarks/RESULTS.md)."""
+class MouthInside(NamedTuple):
+    """The target's own pixels kept inside the mouth of a face that wears its expression (teeth and
+    tongue, which a warped closed mouth cannot show): `pixels` (P, P, 3) uint8, the target's aligned
+    face shifted so that its mouth is where the warped lips put it (mouth_shift), and `weights`
+    (P, P) float32, its inner-lip contour there (mouth_opening)."""
+
+    weights: np.ndarray
+    pixels: np.ndarray
+
+
+def kept_from_target(source: np.ndarray, target: np.ndarray, target_image: np.ndarray, parts: tuple[str, ...]) -> MouthInside | None:
+    """What of the target stays in the face wearing its expression: the inside of its mouth, or None
+    (no mouth in `parts`). source, target: (468, 2) unit points; target_image (P, P, 3). Its eyes are
+    the source's, warped: keeping the target's eye openings as well was measured to cost identity
+    (benchmarks/RESULTS.md)."""
     if "mouth" not in parts:
-        return np.zeros((side, side), np.float32)
-    return mouth_opening(points, side)
+        return None
+    side = target_image.shape[0]
+    shift = mouth_shift(source, target)
+    moved = np.float32([[1, 0, shift[0] * side], [0, 1, shift[1] * side]])
+    pixels = cv2.warpAffine(target_image, moved, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return MouthInside(mouth_opening(target + shift, side), pixels)

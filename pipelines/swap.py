@@ -25,7 +25,7 @@ from . import watermark
 from .blend import color_transfer, feathered, is_grey, region_mask, to_grey, token_boundary, token_mask
 from .detail import OVERSAMPLE, compose, detail_side, resize, source_detail
 from .device import choose_device
-from .expression import expression_field, kept_from_target, warp
+from .expression import MouthInside, expression_field, kept_from_target, warp
 from .faces import (
     Face,
     align_face,
@@ -389,9 +389,9 @@ class FaceSwapPipeline:
     @torch.no_grad()
     def wear_expression(self, views: list[SourceFace], targets_hi: list[np.ndarray] | None, opts: SwapOptions,
                         target_meshes: list[np.ndarray | None] | None = None):  # fmt: skip
-        """Each source view warped to its target's expression (pipelines/expression.py), and the (P, P)
-        weights where the target's own pixels stay (the inside of an open mouth). targets_hi: the
-        targets aligned at their detail side P (target_detail / align_at_detail) -> (views, keeps).
+        """Each source view warped to its target's expression (pipelines/expression.py), and what of
+        each target stays (MouthInside: the inside of its mouth, or None). targets_hi: the targets
+        aligned at their detail side P (target_detail / align_at_detail) -> (views, keeps).
         target_meshes: each target's (468, 2) face mesh in unit crop coordinates where it is known
         (a video's tracker ran it), else None: then only its eyes are looked at here.
 
@@ -413,11 +413,13 @@ class FaceSwapPipeline:
                 continue
             moved = expression_field(view.points, target, parts)
             side = target_hi.shape[0]  # warped at the side it is composed at: one resampling, no larger than needed
-            keep = kept_from_target(target, side, parts)
-            # the inside of the mouth is the target's already in the face that is encoded, so the codes
-            # see an open mouth, not the source's lips stretched across it
-            hires = inlay(warp(view.sized(side), moved), target_hi, keep)
-            crop = inlay(warp(view.crop, moved), resize(target_hi, self.size), resize(keep, self.size))
+            keep = kept_from_target(view.points, target, target_hi, parts)
+            hires, crop = warp(view.sized(side), moved), warp(view.crop, moved)
+            if keep is not None:
+                # the inside of the mouth is the target's already in the face that is encoded, so the
+                # codes see an open mouth, not the source's lips stretched across it
+                hires = inlay(hires, keep.pixels, keep.weights)
+                crop = inlay(crop, resize(keep.pixels, self.size), resize(keep.weights, self.size))
             posed.append(SourceFace(face=view.face, crop=crop, codes=None, decoded=None, hires=hires, pose=view.pose))
             keeps.append(keep)
         todo = [v for v in posed if v.codes is None]
@@ -443,7 +445,7 @@ class FaceSwapPipeline:
         oversample: float = OVERSAMPLE,
         mark_strength: float = 1.0,
         hires: list[np.ndarray] | None = None,
-        keeps: list[np.ndarray | None] | None = None,
+        keeps: list[MouthInside | None] | None = None,
     ):
         """Compose each face at the photo's resolution, colour-correct it to its target and paste it
         back into a copy of image.
@@ -452,7 +454,7 @@ class FaceSwapPipeline:
         source view used for each, tokens (N, h, w) their code masks, shapes their aligned landmarks
         mark_strength: the watermark's (video frames: watermark.VIDEO_STRENGTH); hires: the targets
         already aligned at their detail side (align_at_detail), else they are warped here; keeps: per
-        face, (P, P) weights where the target's own pixels stay (wear_expression), or None
+        face, the inside of the target's mouth at side P (wear_expression), or None
         -> (image, blend weights (S, S) of the first face, in crop space)."""
         out, first = image, None
         hires = hires or [None] * len(aligned)
@@ -473,7 +475,7 @@ class FaceSwapPipeline:
             else:
                 colored = face_hi
             if keep is not None:  # after the colour correction: the target's own teeth keep the target's own colours
-                colored = inlay(colored, target_hi, keep)
+                colored = inlay(colored, keep.pixels, keep.weights)
             if is_grey(crop):  # a black-and-white photo gets a black-and-white face
                 colored = to_grey(colored)
             if self.mark:  # every face we make stays marked (pipelines/watermark.py)
