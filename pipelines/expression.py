@@ -7,8 +7,8 @@ around it, and an open jaw pokes out of it. Instead, the source's aligned face i
 its mouth opens as the target's, its eyelids and chin take the target's shape, then encoded as usual:
 
     points = mesh(crop)                        (468, 2) dense landmarks in unit crop coordinates
-    moved  = the source's points, with the inner lip line where the target's is (the lips around it
-             as thick as the source's), each eye's lids shaped
+    moved  = the source's points, with the inner lip line shaped as the target's, placed at the
+             source's upper lip (the lips around it as thick as the source's), each eye's lids shaped
              like the target's (placed on the source's own eye corners) and the chin lowered
              as far as the target's lower lip drops
     warped = source(field(x)),  field: piecewise affine over a triangulation of `moved`, mapping
@@ -82,9 +82,8 @@ def expression_points(source: np.ndarray, target: np.ndarray, parts: tuple[str, 
     """Where the source's mesh points go to wear the target's expression. source, target: (468, 2)
     unit crop coordinates of two aligned faces -> Posed.
 
-    mouth: the inner lip line takes the target's place and shape (the alignment already put both
-    mouths in about the same place, so this moves it a little and opens or closes it), the lips around
-    it keep the source's thickness, and the chin and jaw below
+    mouth: the inner lip line takes the target's shape, placed at the source's upper lip (mouth_shift),
+    which opens or closes it; the lips around it keep the source's thickness; and the chin and jaw below
     the mouth follow the lower lip down, fading towards the jaw's corners. eyes: each eye's lid
     margins take the target's shape relative to its corners, placed on the source's own corners, so
     the source's eye size and spacing (identity) stay while the lids open or close. A lid that closes
