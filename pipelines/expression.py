@@ -17,7 +17,8 @@ its mouth opens as the target's, its eyelids and chin take the target's shape, t
     Z_A    = q(E(warped))  ->  the code exchange as before
 
 What a closed mouth cannot provide, the inside of an open one (teeth, tongue), comes from the
-target: its pixels are kept inside its inner-lip contour (`mouth_opening`).
+target: its pixels, moved with its mouth to where the warped lips are, are kept inside its inner-lip
+contour (`kept_from_target`), before encoding and again after the colour correction.
 
 The mesh and its eyes: pipelines/landmarks.py.
 """
