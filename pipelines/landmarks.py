@@ -25,6 +25,11 @@ MODEL_SIDE = 192  # face_landmark.tflite's input: (1, 192, 192, 3) float32 RGB i
 EYE_SIDE = 64  # iris_landmark.tflite's input: one eye, (1, 64, 64, 3) float32 RGB in [0, 1]
 EYE_ROI = 2.3  # the eye crop's side over the distance between the eye's corners (MediaPipe's)
 MIN_FACE_SCORE = 0.0  # the model's face-presence logit below which the mesh is not trusted
+# ... and below which a followed face counts as lost (DenseLandmarks.follow). A face the mesh holds
+# scores 10-26 on the repo's clips; a mesh that slid off a face (a hand passing over it, a fast
+# turn) scores 0.4-10 and, accepted, drifts further every frame until the next whole-frame scan
+# (hamilton clip, frames 167-179: the swapped face pasted on the forehead and above it).
+FOLLOW_MIN_SCORE = 8.0
 
 # Contours of the 468-point mesh (MediaPipe's indices), in order around each shape.
 LIPS_OUTER = [61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185]
@@ -138,14 +143,15 @@ class DenseLandmarks:
             points[IRIS[eye]] = iris / side
         return points
 
-    def face_mesh(self, crop: np.ndarray) -> np.ndarray | None:
-        """The mesh alone: aligned crop (s, s, 3) uint8 -> (468, 2) unit crop coordinates, or None."""
+    def face_mesh(self, crop: np.ndarray, min_score: float = MIN_FACE_SCORE) -> np.ndarray | None:
+        """The mesh alone: aligned crop (s, s, 3) uint8 -> (468, 2) unit crop coordinates, or None
+        when the model's face-presence logit is at most min_score."""
         side = crop.shape[0]
         if side != MODEL_SIDE:
             interpolation = cv2.INTER_AREA if side > MODEL_SIDE else cv2.INTER_LINEAR
             crop = cv2.resize(crop, (MODEL_SIDE, MODEL_SIDE), interpolation=interpolation)
         mesh, score = self.mesh(crop.astype(np.float32)[None] / 255.0)
-        if score[0] <= MIN_FACE_SCORE:
+        if score[0] <= min_score:
             return None
         return mesh.reshape(468, 3)[:, :2] / MODEL_SIDE
 
@@ -158,7 +164,7 @@ class DenseLandmarks:
         there as long as it moved less than about a third of its size; FIVE_POINTS turns the mesh
         into the detector's 5 points, so the alignment template and everything built on it hold."""
         crop, matrix = align_face(frame, landmarks, MODEL_SIDE)
-        mesh = self.face_mesh(crop)
+        mesh = self.face_mesh(crop, FOLLOW_MIN_SCORE)
         if mesh is None:
             return None
         mesh = transform_points(mesh * MODEL_SIDE, invert_matrix(matrix))

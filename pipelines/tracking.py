@@ -67,6 +67,11 @@ class ShotSmoother:
         return coef[0].reshape(-1, 2)  # the fit at t = 0
 
 
+def spread(points: np.ndarray) -> float:
+    """How far (5, 2) points lie from their centroid (root of the summed squares): grows with the face."""
+    return float(np.linalg.norm(points - points.mean(0)))
+
+
 def nearest(faces: list[Face], centre: np.ndarray) -> Face:
     """The face whose landmarks' centroid is closest to `centre` (x, y)."""
     return min(faces, key=lambda f: float(np.linalg.norm(f.landmarks.mean(0) - centre)))
@@ -82,6 +87,12 @@ class Track:
     seen: int = 1  # detections averaged into the signature
     fresh: bool = False  # given a new id; may still turn out to be a departed person in its first detections
     mesh: np.ndarray | None = None  # (N, 2) the landmark model's dense points in this frame, when it placed the landmarks
+    box_per_spread: float = 0.0  # size over spread(landmarks) at the last detection: the size of a followed face
+
+    def detected(self, face: Face) -> None:
+        """Take a detection's landmarks and size."""
+        self.landmarks, self.size, self.missed, self.mesh = face.landmarks, face.size, 0, None
+        self.box_per_spread = face.size / max(spread(face.landmarks), 1e-6)
 
 
 class FaceTracker:
@@ -152,7 +163,9 @@ class FaceTracker:
             tid, self.next_id = self.next_id, self.next_id + 1
         else:
             del self.departed[tid]
-        return Track(tid, face.landmarks, face.size, signature=signature, fresh=fresh)
+        track = Track(tid, face.landmarks, face.size, signature=signature, fresh=fresh)
+        track.detected(face)
+        return track
 
     def _match(self, frame: np.ndarray, faces: list[Face], cut: bool, scan: bool) -> None:
         """Greedy nearest matching of detections to tracks by landmark centroid, within half a face.
@@ -170,7 +183,7 @@ class FaceTracker:
             used_t.add(ti)
             used_f.add(fi)
             tr, f = self.tracks[ti], faces[fi]
-            tr.landmarks, tr.size, tr.missed, tr.mesh = f.landmarks, f.size, 0, None
+            tr.detected(f)
             if scan or tr.seen < 8:
                 self._look_again(frame, tr, f)
         for ti, tr in enumerate(self.tracks):
@@ -238,8 +251,10 @@ class FaceTracker:
             if points is None:
                 tr.missed += not refine  # gone: a whole-frame scan looks for it next frame
                 continue
-            spread = float(np.linalg.norm(tr.landmarks - tr.landmarks.mean(0)))  # the face's size follows its points' spread
-            tr.size *= float(np.linalg.norm(points - points.mean(0))) / max(spread, 1e-6)
+            # the face's size follows its points' spread, at the detector's box-to-spread ratio (a ratio
+            # to the last frame's points compounds: optical flow that follows a hand over the face
+            # spreads them, and the size shrank to a sixth over 12 frames on the hamilton clip)
+            tr.size = tr.box_per_spread * spread(points)
             tr.landmarks, tr.mesh, tr.missed = points, None if found is None else found.mesh, 0
             if tr.fresh and tr.seen <= 4 and not refine and self.frame_index % self.detect_every == 0:
                 # a new face, just after a cut: is it someone who left? Looked at as often as detections
