@@ -22,7 +22,7 @@ from models import VQGAN, CodeTransformer, WeightsError
 from models.tensors import to_images, to_model_range
 
 from . import watermark
-from .blend import color_transfer, feathered, is_grey, region_mask, to_grey, token_boundary, token_mask
+from .blend import color_transfer, feathered, is_grey, region_core, region_mask, to_grey, token_boundary, token_mask
 from .detail import OVERSAMPLE, compose, detail_side, resize, source_detail
 from .device import choose_device
 from .expression import MouthInside, expression_field, kept_from_target, warp
@@ -470,8 +470,9 @@ class FaceSwapPipeline:
             region = region_mask(opts.regions, self.size, shape)
             weights = feathered(region, opts.softness) * opts.strength  # (S, S): cheap here, smooth enough to upsample
             first = weights if first is None else first
-            if opts.color_correction:  # statistics at crop size (the same numbers, a fraction of the work)
-                colored = color_transfer(face_hi, target_hi, region, resize(face_hi, self.size), crop, region)
+            if opts.color_correction:  # statistics at crop size (the same numbers, a fraction of the work), off the region's rim
+                core = region_core(region)
+                colored = color_transfer(face_hi, target_hi, core, resize(face_hi, self.size), crop, core)
             else:
                 colored = face_hi
             if keep is not None:  # after the colour correction: the target's own teeth keep the target's own colours

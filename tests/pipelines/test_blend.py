@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pipelines.blend import color_transfer, feathered, is_grey, lab_statistics, region_mask, to_grey, token_mask
+from pipelines.blend import color_transfer, feathered, is_grey, lab_statistics, region_core, region_mask, to_grey, token_mask
 from pipelines.faces import CANONICAL_TEMPLATE
 
 
@@ -52,6 +52,29 @@ def test_colour_transfer_matches_the_reference_statistics_inside_the_mask():
     assert np.abs(same - image).max() <= 3  # its own statistics: only the LAB round trip's rounding
     empty = np.zeros((96, 96), np.float32)
     assert np.array_equal(color_transfer(image, reference, empty), image)  # nothing to match: unchanged
+
+
+def test_colour_statistics_taken_off_the_region_rim_match_the_skin():
+    """Two faces whose regions differ at the rim (the source's red hair, the target's dark hair), as
+    on the hamilton clip: statistics over the whole region leave the source's skin off the target's;
+    over the region's core they put it on the target's skin."""
+    region = region_mask(["face"], 128)
+    core = region_core(region)
+    assert np.all(core <= region) and 0.5 < core.sum() / region.sum() < 0.8
+    rim = (region > 0) & (core == 0)
+    source = np.full((128, 128, 3), (235, 200, 185), np.uint8)  # pale skin ...
+    source[rim] = (150, 60, 30)  # ... red hair at the rim
+    target = np.full((128, 128, 3), (150, 105, 85), np.uint8)  # darker skin ...
+    target[rim] = (40, 30, 25)  # ... dark hair at the rim
+    skin = lab_statistics(target, core)[0]
+
+    def skin_error(mask):
+        return np.abs(lab_statistics(color_transfer(source, target, mask), core)[0] - skin).max()
+
+    assert skin_error(core) < 2.0
+    assert skin_error(region) > 8.0
+    eyes = region_mask(["eyes"], 128)
+    assert 0.3 < region_core(eyes).sum() / eyes.sum() < 0.8  # a small region keeps a core in proportion
 
 
 def test_grey_detection_and_conversion():
