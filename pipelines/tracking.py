@@ -109,7 +109,8 @@ class FaceTracker:
     similarity is at least same_person; without it, every new appearance is a new id.
     follow: (frame, landmarks) -> the face found near the given landmarks in this frame, its (5, 2)
     `points` and dense `mesh` (kept as Track.mesh), or None when no face is there
-    (DenseLandmarks.follow: the face mesh on the face aligned there, about 3 ms a face). With it,
+    (DenseLandmarks.follow: the face mesh on the face aligned there, about 3 ms a face; None also
+    when the mesh scores the face low, as when a hand passes over it, so it cannot slide off). With it,
     on every frame between whole-frame scans, optical flow moves each face's points and the
     landmark model then places them from that frame's pixels (no drift), instead of re-detecting
     every detect_every-th frame; the detector's window is the fallback when the model loses a face.
