@@ -253,8 +253,8 @@ class FaceTracker:
                 tr.missed += not refine  # gone: a whole-frame scan looks for it next frame
                 continue
             # the face's size follows its points' spread, at the detector's box-to-spread ratio (a ratio
-            # to the last frame's points compounds: optical flow that follows a hand over the face
-            # spreads them, and the size shrank to a sixth over 12 frames on the hamilton clip)
+            # to the last frame's points, flow-moved, compounds its errors: while a hand passed over
+            # the face on the hamilton clip the size fell to a sixth of the face's in 12 frames)
             tr.size = tr.box_per_spread * spread(points)
             tr.landmarks, tr.mesh, tr.missed = points, None if found is None else found.mesh, 0
             if tr.fresh and tr.seen <= 4 and not refine and self.frame_index % self.detect_every == 0:
