@@ -94,7 +94,7 @@ def region_core(mask: np.ndarray, rim: float = 0.2) -> np.ndarray:
     The colour correction takes its statistics here. The rim of the face region holds what differs
     between two faces besides their skin (a fringe of hair, the line of a beard, an ear, background),
     and it skewed the match: the source's red hair at its rim made the swapped skin come out lighter
-    than the actor's on the hamilton clip (benchmarks/RESULTS.md, Swap realism)."""
+    than the actor's on the hamilton clip (benchmarks/RESULTS.md, Skin tone)."""
     sel = mask > 0.5
     radius = int(round(rim * np.sqrt(sel.sum() / np.pi)))
     if radius < 1:
