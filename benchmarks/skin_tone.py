@@ -49,6 +49,7 @@ def differences(pipe: FaceSwapPipeline, sources: list[str], targets: list[tuple[
     """(N, 3) result minus target skin LAB, for every source onto every (name, image) target with a
     face; a source onto its own photo is no swap and is left out."""
     opts = SwapOptions(target_face="largest", expression="target")
+    images = {name: load_image(PHOTOS / name) for name in sources}  # read once, not once per target
     out = []
     for target_name, target in targets:
         faces = detect_faces(target)
@@ -59,7 +60,7 @@ def differences(pipe: FaceSwapPipeline, sources: list[str], targets: list[tuple[
         for name in sources:
             if name == target_name:
                 continue
-            result = pipe(load_image(PHOTOS / name), target, opts).image
+            result = pipe(images[name], target, opts).image
             out.append(skin_lab(result, face.landmarks) - before)
     return np.array(out)
 

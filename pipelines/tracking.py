@@ -5,7 +5,7 @@ landmarks so a swapped face does not jitter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -87,7 +87,10 @@ class Track:
     seen: int = 1  # detections averaged into the signature
     fresh: bool = False  # given a new id; may still turn out to be a departed person in its first detections
     mesh: np.ndarray | None = None  # (N, 2) the landmark model's dense points in this frame, when it placed the landmarks
-    box_per_spread: float = 0.0  # size over spread(landmarks) at the last detection: the size of a followed face
+    box_per_spread: float = field(init=False)  # size over spread(landmarks) at the last detection: the size of a followed face
+
+    def __post_init__(self):
+        self.box_per_spread = self.size / max(spread(self.landmarks), 1e-6)
 
     def detected(self, face: Face) -> None:
         """Take a detection's landmarks and size."""
@@ -164,9 +167,7 @@ class FaceTracker:
             tid, self.next_id = self.next_id, self.next_id + 1
         else:
             del self.departed[tid]
-        track = Track(tid, face.landmarks, face.size, signature=signature, fresh=fresh)
-        track.detected(face)
-        return track
+        return Track(tid, face.landmarks, face.size, signature=signature, fresh=fresh)
 
     def _match(self, frame: np.ndarray, faces: list[Face], cut: bool, scan: bool) -> None:
         """Greedy nearest matching of detections to tracks by landmark centroid, within half a face.
