@@ -15,6 +15,7 @@ import numpy as np
 from .faces import CANONICAL_TEMPLATE
 
 REGIONS = ("face", "eyes", "brows", "nose", "mouth")
+OUTLINE_MARGIN = 0.04  # outline_mask grows the face's silhouette by this fraction of the crop side
 
 
 def region_ellipses(name: str, landmarks: np.ndarray) -> list[tuple[float, float, float, float]]:
@@ -45,6 +46,19 @@ def region_mask(regions: list[str] | tuple[str, ...], size: int, landmarks: np.n
         raise ValueError(f"unknown region(s) {unknown or regions}; choose from {', '.join(REGIONS)}")
     landmarks = CANONICAL_TEMPLATE if landmarks is None else landmarks
     return ellipses_mask([e for name in regions for e in region_ellipses(name, landmarks)], size)
+
+
+def outline_mask(outline: np.ndarray, size: int, margin: float = OUTLINE_MARGIN) -> np.ndarray:
+    """(K, 2) closed outline in unit crop coordinates (the face mesh's silhouette) -> (S, S) float32
+    mask in {0, 1}, 1 inside. Swap regions are clipped by it: an ellipse placed on 5 points reaches past
+    the face of a turned, tilted or down-looking head, and what it pasted there (the source's cheek
+    beside a profile's nose, its chin on the target's neck) showed as a ghost."""
+    mask = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(mask, [np.round(np.asarray(outline) * size * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
+    r = int(round(margin * size))
+    if r > 0:
+        mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    return mask.astype(np.float32)
 
 
 def ellipses_mask(ellipses: list[tuple[float, float, float, float]], size: int) -> np.ndarray:

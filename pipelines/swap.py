@@ -22,7 +22,7 @@ from models import VQGAN, CodeTransformer, WeightsError
 from models.tensors import to_images, to_model_range
 
 from . import watermark
-from .blend import color_transfer, feathered, is_grey, region_core, region_mask, to_grey, token_boundary, token_mask
+from .blend import color_transfer, feathered, is_grey, outline_mask, region_core, region_mask, to_grey, token_boundary, token_mask
 from .detail import OVERSAMPLE, compose, detail_side, resize, source_detail
 from .device import choose_device
 from .expression import MouthInside, expression_field, kept_from_target, warp
@@ -38,12 +38,21 @@ from .faces import (
     warp_to_crop,
 )
 from .images import DEFAULT_MAX_PIXELS, ImageError, load_image
-from .landmarks import DenseLandmarks
+from .landmarks import FACE_OVAL, FIVE_POINTS, DenseLandmarks
 from .pose import Pose, choose_view, complete_from_visible_half, estimate_pose
 from .timing import Timings
 
 # SwapOptions.expression -> the parts of the face that take the target's shape (pipelines/expression.py)
 EXPRESSIONS = {"source": (), "target": ("eyes", "mouth"), "mouth": ("mouth",)}
+# A target's face mesh is trusted (its outline clips the swap, its points shape the expression) when
+# its eyes, nose and mouth lie within this fraction of the crop side of the detector's (the eyes are
+# 0.24 apart): further off, it has slid off the face, as on small faces in the dark (target_meshes).
+MESH_AGREEMENT = 0.06
+
+
+def outline(mesh: np.ndarray | None) -> np.ndarray | None:
+    """(468, 2) face mesh -> (36, 2) its silhouette (pipelines/landmarks.py FACE_OVAL), or None."""
+    return None if mesh is None else mesh[FACE_OVAL]
 
 
 class NoFaceError(ValueError):
@@ -292,16 +301,18 @@ class FaceSwapPipeline:
                 aligned = [align_face(tgt, f.landmarks, self.size) for f in target_faces]
                 codes = self.encode([crop for crop, _ in aligned])  # (N, h, w)
                 views, warnings = self.views_for(source_face, [f.landmarks for f in target_faces])
+            shapes = [crop_landmarks(f.landmarks, m, self.size) for f, (_, m) in zip(target_faces, aligned, strict=True)]
             with times("expression"):
                 targets_hi = [self.target_detail(tgt, m) for _, m in aligned] if EXPRESSIONS[opts.expression] else None
-                views, keeps = self.wear_expression(views, targets_hi, opts)
-            shapes = [crop_landmarks(f.landmarks, m, self.size) for f, (_, m) in zip(target_faces, aligned, strict=True)]
+                meshes = self.target_meshes(targets_hi or [crop for crop, _ in aligned], shapes)
+                views, keeps = self.wear_expression(views, targets_hi, opts, meshes)
             with times("exchange"):
                 swap, tokens = self.exchange_codes(torch.stack([v.codes for v in views]), codes, opts, shapes)
             with times("decode_codes"):
                 decoded = self.decode(swap)
             with times("blend"):
-                out, mask = self.blend(tgt, aligned, decoded, opts, views, tokens, shapes, hires=targets_hi, keeps=keeps)
+                out, mask = self.blend(tgt, aligned, decoded, opts, views, tokens, shapes, hires=targets_hi, keeps=keeps,
+                                       outlines=[outline(m) for m in meshes])  # fmt: skip
         return SwapResult(
             image=out,
             source_crop=source_face.crop,
@@ -386,14 +397,34 @@ class FaceSwapPipeline:
         side = detail_side(native_crop_side(matrix, self.size), self.size, oversample)
         return warp_to_crop(image, matrix * (side / self.size), side)
 
+    def target_meshes(self, crops: list[np.ndarray], shapes: list[np.ndarray],
+                      known: list[np.ndarray | None] | None = None) -> list[np.ndarray | None]:  # fmt: skip
+        """Each aligned target's (468, 2) face mesh in unit crop coordinates (its outline clips the swap
+        region, its points shape the expression), or None where it cannot be trusted: the model does
+        not see a face there, or its eyes, nose and mouth lie off the detector's (`shapes`, (5, 2) unit
+        coordinates) by more than MESH_AGREEMENT of the side, as on a blurred face in the dark. `known`:
+        meshes found already (a video's tracker), used as they are. Without the TFLite runtime, none."""
+        known = known or [None] * len(crops)
+        try:
+            model = self.landmarks
+        except RuntimeError:  # ai-edge-litert missing: the regions stay as placed on the 5 points
+            return list(known)
+        meshes = []
+        for crop, shape, mesh in zip(crops, shapes, known, strict=True):
+            mesh = model.face_mesh(crop) if mesh is None else mesh
+            agrees = mesh is not None and float(np.abs(FIVE_POINTS @ mesh - shape).max()) <= MESH_AGREEMENT
+            meshes.append(mesh if agrees else None)
+        return meshes
+
     @torch.no_grad()
     def wear_expression(self, views: list[SourceFace], targets_hi: list[np.ndarray] | None, opts: SwapOptions,
                         target_meshes: list[np.ndarray | None] | None = None):  # fmt: skip
         """Each source view warped to its target's expression (pipelines/expression.py), and what of
         each target stays (MouthInside: the inside of its mouth, or None). targets_hi: the targets
         aligned at their detail side P (target_detail / align_at_detail) -> (views, keeps).
-        target_meshes: each target's (468, 2) face mesh in unit crop coordinates where it is known
-        (a video's tracker ran it), else None: then only its eyes are looked at here.
+        target_meshes: each target's (468, 2) face mesh in unit crop coordinates (target_meshes), None
+        where it cannot be trusted: that face keeps the source's expression. Only the eyes are looked
+        at here. Not given: each target's mesh is found here.
 
         A warped view is a source face in its own right: its crop is encoded and its codes decoded, so
         the detail formula (pipelines/detail.py) adds back exactly the warped face's fine detail and
@@ -403,10 +434,13 @@ class FaceSwapPipeline:
         if not parts:
             return views, [None] * len(views)
         posed, keeps = [], []
-        for view, target_hi, mesh in zip(views, targets_hi, target_meshes or [None] * len(views), strict=True):
+        for i, (view, target_hi) in enumerate(zip(views, targets_hi, strict=True)):
             if view.points is None:
                 view.points = self.landmarks(view.hires)
-            target = self.landmarks(target_hi, mesh)
+            if target_meshes is None:
+                target = self.landmarks(target_hi)
+            else:
+                target = None if target_meshes[i] is None else self.landmarks(target_hi, target_meshes[i])
             if view.points is None or target is None:
                 posed.append(view)
                 keeps.append(None)
@@ -446,6 +480,7 @@ class FaceSwapPipeline:
         mark_strength: float = 1.0,
         hires: list[np.ndarray] | None = None,
         keeps: list[MouthInside | None] | None = None,
+        outlines: list[np.ndarray | None] | None = None,
     ):
         """Compose each face at the photo's resolution, colour-correct it to its target and paste it
         back into a copy of image.
@@ -454,13 +489,15 @@ class FaceSwapPipeline:
         source view used for each, tokens (N, h, w) their code masks, shapes their aligned landmarks
         mark_strength: the watermark's (video frames: watermark.VIDEO_STRENGTH); hires: the targets
         already aligned at their detail side (align_at_detail), else they are warped here; keeps: per
-        face, the inside of the target's mouth at side P (wear_expression), or None
+        face, the inside of the target's mouth at side P (wear_expression), or None; outlines: per face,
+        its (K, 2) silhouette in unit crop coordinates (outline(target_meshes)), which clips the region
         -> (image, blend weights (S, S) of the first face, in crop space)."""
         out, first = image, None
         hires = hires or [None] * len(aligned)
         keeps = keeps or [None] * len(aligned)
-        for (crop, matrix), face_image, source, cells, shape, target_hi, keep in zip(
-            aligned, decoded, sources, tokens, shapes, hires, keeps, strict=True
+        outlines = outlines or [None] * len(aligned)
+        for (crop, matrix), face_image, source, cells, shape, target_hi, keep, silhouette in zip(
+            aligned, decoded, sources, tokens, shapes, hires, keeps, outlines, strict=True
         ):
             side = detail_side(native_crop_side(matrix, self.size), self.size, oversample)
             matrix_hi = matrix * (side / self.size)  # image -> P x P crop
@@ -468,10 +505,11 @@ class FaceSwapPipeline:
                 target_hi = warp_to_crop(image, matrix_hi, side)
             face_hi = compose(face_image, source.detail(side), target_hi, cells, opts.detail)
             region = region_mask(opts.regions, self.size, shape)
-            weights = feathered(region, opts.softness) * opts.strength  # (S, S): cheap here, smooth enough to upsample
+            pasted = region if silhouette is None else region * outline_mask(silhouette, self.size)  # nothing past the target's face
+            weights = feathered(pasted, opts.softness) * opts.strength  # (S, S): cheap here, smooth enough to upsample
             first = weights if first is None else first
             if opts.color_correction:  # statistics at crop size (the same numbers, a fraction of the work), off the region's rim
-                core = region_core(region)
+                core = region_core(region)  # of the region as placed (clipped, it moved the photos' skin tone off by 0.5 levels)
                 colored = color_transfer(face_hi, target_hi, core, resize(face_hi, self.size), crop, core)
             else:
                 colored = face_hi

@@ -41,6 +41,7 @@ from .swap import (
     align_at_detail,
     crop_landmarks,
     options_from_args,
+    outline,
 )
 from .timing import Timings
 from .tracking import FaceTracker, ShotSmoother
@@ -243,10 +244,11 @@ class VideoSwapPipeline:
                     codes = sw.encode([f.crop for f in faces])
                 views, pose_warnings = sw.views_for(source, [f.tracked.landmarks for f in faces])
                 job.warnings.update(dict.fromkeys(pose_warnings))
-            with times("expression"), fast_inference(sw.device):
-                views, keeps = sw.wear_expression(views, [f.hires for f in faces], opts, [f.mesh_in_hires() for f in faces])
+            shapes = [crop_landmarks(f.tracked.landmarks, f.matrix, sw.size) for f in faces]
+            with times("expression"), fast_inference(sw.device):  # the tracker's meshes, where it ran
+                meshes = sw.target_meshes([f.hires for f in faces], shapes, [f.mesh_in_hires() for f in faces])
+                views, keeps = sw.wear_expression(views, [f.hires for f in faces], opts, meshes)
             with times("vqgan"):
-                shapes = [crop_landmarks(f.tracked.landmarks, f.matrix, sw.size) for f in faces]
                 swap, tokens = sw.exchange_codes(torch.stack([v.codes for v in views]), codes, opts, shapes)
                 with fast_inference(sw.device):
                     decoded = sw.decode(swap)
@@ -259,6 +261,7 @@ class VideoSwapPipeline:
                         frame, [(faces[k].crop, faces[k].matrix) for k in mine], [decoded[k] for k in mine], opts,
                         [views[k] for k in mine], tokens[mine], [shapes[k] for k in mine], oversample=1.0,
                         mark_strength=watermark.VIDEO_STRENGTH, hires=[faces[k].hires for k in mine], keeps=[keeps[k] for k in mine],
+                        outlines=[outline(meshes[k]) for k in mine],
                     )  # fmt: skip
                 job.with_faces += 1
             out.append(frame)

@@ -6,7 +6,17 @@ import cv2
 import numpy as np
 import pytest
 
-from pipelines.blend import color_transfer, feathered, is_grey, lab_statistics, region_core, region_mask, to_grey, token_mask
+from pipelines.blend import (
+    color_transfer,
+    feathered,
+    is_grey,
+    lab_statistics,
+    outline_mask,
+    region_core,
+    region_mask,
+    to_grey,
+    token_mask,
+)
 from pipelines.faces import CANONICAL_TEMPLATE
 
 
@@ -30,6 +40,16 @@ def test_feathering_never_leaves_the_region_and_keeps_its_core():
     assert np.all(soft[mask == 0] == 0)  # exactly zero outside: pixels there are the target's own
     assert soft[64, 64] > 0.99  # the centre of the face is fully swapped
     assert np.array_equal(feathered(mask, 0.0), mask)  # softness 0: the hard mask
+
+
+def test_outline_mask_fills_the_outline_grown_by_its_margin():
+    square = np.array([[0.25, 0.25], [0.75, 0.25], [0.75, 0.75], [0.25, 0.75]])
+    tight = outline_mask(square, 100, margin=0.0)
+    assert tight[30:70, 30:70].all() and tight.sum() == pytest.approx(50 * 50, abs=150)
+    assert not tight[:20].any() and not tight[:, 80:].any()
+    grown = outline_mask(square, 100, margin=0.05)  # 5 px all round
+    assert grown[22, 50] == 1 and grown[50, 77] == 1 and grown[15, 50] == 0
+    assert (grown >= tight).all()
 
 
 def test_token_mask_counts_cell_coverage():
