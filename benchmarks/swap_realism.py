@@ -20,6 +20,8 @@ counts frames where d(output, source) < d(output, input).
 
 Pose: the three-quarter and profile photos as sources onto frontal targets and the reverse: whether
 a warning is given, and how much of the target's inner face box still holds a face (MTCNN finds one).
+And how much of the source lands past the target's own face (the silhouette of its face mesh) on
+heads turned, lowered or tilted, where an ellipse placed on 5 points reaches past the chin or cheek.
 """
 
 from __future__ import annotations
@@ -56,6 +58,12 @@ POSE_PAIRS = [
     ("woman_profile_left.jpg", "man_portrait_flags_720p.jpg"),
     ("woman_redhair_wide.jpg", "woman_three_quarter_right.png"),
     ("man_portrait_flags_720p.jpg", "woman_profile_left.jpg"),
+]
+# Heads whose face region (an ellipse on 5 points) reaches past the face, and a frontal one
+OUTLINE_PAIRS = POSE_PAIRS[3:4] + [
+    ("man_sports_jersey.jpg", "woman_looking_down.jpg"),
+    ("man_portrait_flags_720p.jpg", "woman_head_tilted_roll.png"),
+    ("man_portrait_flags_720p.jpg", "woman_redhair_wide.jpg"),
 ]
 
 
@@ -228,6 +236,30 @@ def pose_rows(pipe: FaceSwapPipeline) -> list[dict]:
     return rows
 
 
+def change_past_the_face(pipe: FaceSwapPipeline, result, target: np.ndarray, band: int = 20) -> tuple[float, int]:
+    """How much the swap changed the target beyond its own face: the silhouette of the face mesh
+    (run here on the target's face aligned at 192) -> (mean change in the `band` px past it, max change
+    anywhere past it), in levels (max over RGB)."""
+    from pipelines.faces import align_face, invert_matrix, transform_points
+    from pipelines.landmarks import FACE_OVAL
+
+    crop, matrix = align_face(target, result.target_faces[0].landmarks, 192)
+    silhouette = transform_points(pipe.landmarks.face_mesh(crop)[FACE_OVAL] * 192, invert_matrix(matrix))
+    inside = cv2.fillPoly(np.zeros(target.shape[:2], np.uint8), [np.round(silhouette).astype(np.int32)], 1)
+    near = (cv2.dilate(inside, np.ones((2 * band + 1, 2 * band + 1), np.uint8)) > 0) & (inside == 0)
+    change = np.abs(result.image.astype(int) - target.astype(int)).max(axis=2)
+    return float(change[near].mean()), int(change[inside == 0].max())
+
+
+def outline_rows(pipe: FaceSwapPipeline) -> list[dict]:
+    rows = []
+    for source, target in OUTLINE_PAIRS:
+        image = load_image(PHOTOS / target)
+        mean, most = change_past_the_face(pipe, pipe(PHOTOS / source, image, SwapOptions(target_face="largest")), image)
+        rows.append({"source": source, "target": target, "mean change 20 px past the face": mean, "max change past it": most})
+    return rows
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--skip-photos", action="store_true")
@@ -247,6 +279,8 @@ def main(argv=None) -> int:
         print()
     if not args.skip_pose:
         print(table(pose_rows(pipe), "Pose: turned sources and targets"))
+        print()
+        print(table(outline_rows(pipe), "Past the target's face (its face mesh's silhouette), levels of 255"))
     return 0
 
 
