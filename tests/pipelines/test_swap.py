@@ -262,6 +262,19 @@ def test_nothing_of_the_source_lands_past_the_targets_face(pipe):
     assert change[band].mean() < 2.0 and change[inside == 0].max() < 64
 
 
+def test_a_target_mesh_off_the_detectors_points_is_not_trusted(pipe, pair):
+    from pipelines.faces import align_face, detect_faces
+    from pipelines.swap import crop_landmarks
+
+    face = max(detect_faces(pair[1]), key=lambda f: f.size)
+    crop, matrix = align_face(pair[1], face.landmarks, pipe.size)
+    shape = crop_landmarks(face.landmarks, matrix, pipe.size)
+    [mesh] = pipe.target_meshes([crop], [shape])
+    assert mesh is not None and mesh.shape == (468, 2)
+    assert pipe.target_meshes([crop], [shape + [0.08, 0.0]]) == [None]  # points a third of the eye gap away
+    assert pipe.target_meshes([crop], [shape + [0.08, 0.0]], [mesh]) == [None]  # a known mesh is checked too
+
+
 def test_cli_prints_the_pose_warning(tmp_path):
     out = tmp_path / "out.png"
     proc = subprocess.run(
