@@ -40,6 +40,10 @@ class TransformerConfig:
     # 1 is multi-query attention: the KV cache, whose reading dominates sampling, is n_head x smaller.
     n_kv_head: int | None = None  # None: n_head (plain multi-head attention)
     depth: int = 1  # D, codes per cell (the VQGAN's quantizer_depth); vocab_size is K per stage
+    # Training only: this fraction of the input cells is replaced by random codes (the targets stay
+    # the true codes), so the model learns to go on from cells that do not fit, as its own samples'
+    # mistakes do (exposure bias). 0: plain teacher forcing.
+    input_noise: float = 0.0
 
     def __post_init__(self):
         if self.n_embd % self.n_head:
@@ -305,12 +309,18 @@ class CodeTransformer(nn.Module, HubModel, FaceModel):
         start = torch.full_like(codes[:, :1], self.start_token)
         return torch.cat([start, codes[:, :-1]], dim=1)
 
-    def loss(self, codes: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, codes: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
         """L_T = mean over cells and stages of -log p(s_t,d | s_<t, s_t,<d), in nats; codes (B, L)
-        packed (models/quantizer.py), L <= block_size."""
+        packed (models/quantizer.py), L <= block_size. In training, config.input_noise of the
+        input cells are random codes (the targets stay the true ones)."""
         cfg = self.config
         stages = unpack_codes(codes, cfg.vocab_size, cfg.depth)  # (B, L, D)
-        h = self.hidden(self.with_start(stages))
+        inputs = self.with_start(stages)
+        if self.training and cfg.input_noise > 0:
+            noisy = torch.rand(inputs.shape[:2], generator=generator) < cfg.input_noise  # (B, L) cells
+            noisy[:, 0] = False  # the start token stays
+            inputs = torch.where(noisy[..., None], torch.randint(cfg.vocab_size, inputs.shape, generator=generator), inputs)
+        h = self.hidden(inputs)
         logits = [self.head(h)] + [self.depth_logits(h, stages, d) for d in range(1, cfg.depth)]
         nlls = [F.cross_entropy(lg.reshape(-1, lg.shape[-1]), stages[..., d].reshape(-1)) for d, lg in enumerate(logits)]
         nll = torch.stack(nlls).mean()
@@ -320,7 +330,7 @@ class CodeTransformer(nn.Module, HubModel, FaceModel):
         return nll, logs
 
     def training_loss(self, batch, step=0, critic=None, generator=None):
-        return *self.loss(batch), None
+        return *self.loss(batch, generator), None
 
     @torch.no_grad()
     def sample(

@@ -145,6 +145,21 @@ def test_transformer_loss_is_mean_negative_log_likelihood():
     assert math.isclose(logs["bits_per_token"], nll.item() / math.log(2), rel_tol=1e-6)
 
 
+def test_input_noise_corrupts_training_inputs_only():
+    """input_noise replaces input cells by random codes in training (seeded by the generator given);
+    the targets and evaluation are untouched."""
+    codes = torch.randint(0, 32, (4, 16), generator=torch.Generator().manual_seed(1))
+    clean = CodeTransformer(TINY["transformer"])
+    noisy = CodeTransformer(dataclasses.replace(TINY["transformer"], input_noise=0.5))
+    noisy.load_state_dict(clean.state_dict())
+    loss_clean = clean.train().loss(codes, torch.Generator().manual_seed(0))[0]
+    loss_a = noisy.train().loss(codes, torch.Generator().manual_seed(0))[0]
+    loss_b = noisy.loss(codes, torch.Generator().manual_seed(0))[0]
+    assert torch.equal(loss_a, loss_b)  # the same draw of noise for the same generator
+    assert not torch.allclose(loss_a, loss_clean)
+    assert torch.allclose(noisy.eval().loss(codes)[0], clean.eval().loss(codes)[0])  # no noise outside training
+
+
 def test_transformer_is_causal():
     model = CodeTransformer(TINY["transformer"]).eval()
     a = torch.randint(0, 32, (1, 16))
