@@ -34,10 +34,10 @@ FOLLOW_MIN_SCORE = 8.0
 # Contours of the 468-point mesh (MediaPipe's indices), in order around each shape.
 LIPS_OUTER = [61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185]
 LIPS_INNER = [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191]
-# the eye on the image's left (the person's right), then the other; lid margins, corners first
 # The mesh's silhouette, in order around the face: forehead at the hairline, temples, jaw line, chin.
 FACE_OVAL = [10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176, 149, 150,
              136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109]  # fmt: skip
+# the eye on the image's left (the person's right), then the other; lid margins, corners first
 EYE_LEFT = [33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246]
 EYE_RIGHT = [362, 382, 381, 380, 374, 373, 390, 249, 263, 466, 388, 387, 386, 385, 384, 398]
 EYE_LIDS = {"left": EYE_LEFT, "right": EYE_RIGHT}
