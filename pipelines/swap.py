@@ -403,7 +403,8 @@ class FaceSwapPipeline:
         region, its points shape the expression), or None where it cannot be trusted: the model does
         not see a face there, or its eyes, nose and mouth lie off the detector's (`shapes`, (5, 2) unit
         coordinates) by more than MESH_AGREEMENT of the side, as on a blurred face in the dark. `known`:
-        meshes found already (a video's tracker), used as they are. Without the TFLite runtime, none."""
+        meshes found already (a video's tracker), not run again but checked all the same. Without the
+        TFLite runtime: `known` as given, unchecked."""
         known = known or [None] * len(crops)
         try:
             model = self.landmarks
