@@ -44,6 +44,10 @@ class TransformerConfig:
     # the true codes), so the model learns to go on from cells that do not fit, as its own samples'
     # mistakes do (exposure bias). 0: plain teacher forcing.
     input_noise: float = 0.0
+    # Training only: weight of the residual stages' (d >= 2) loss against the first stage's. The first
+    # code of a cell carries the face's structure; the residuals (about 8 bits, near noise) still
+    # send their gradient through the shared trunk. 1: every stage alike.
+    residual_weight: float = 1.0
 
     def __post_init__(self):
         if self.n_embd % self.n_head:
@@ -312,7 +316,8 @@ class CodeTransformer(nn.Module, HubModel, FaceModel):
     def loss(self, codes: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
         """L_T = mean over cells and stages of -log p(s_t,d | s_<t, s_t,<d), in nats; codes (B, L)
         packed (models/quantizer.py), L <= block_size. In training, config.input_noise of the
-        input cells are random codes (the targets stay the true ones)."""
+        input cells are random codes (the targets stay the true ones) and the returned objective weighs
+        the residual stages by config.residual_weight (the logs stay the plain mean)."""
         cfg = self.config
         stages = unpack_codes(codes, cfg.vocab_size, cfg.depth)  # (B, L, D)
         inputs = self.with_start(stages)
@@ -323,11 +328,13 @@ class CodeTransformer(nn.Module, HubModel, FaceModel):
         h = self.hidden(inputs)
         logits = [self.head(h)] + [self.depth_logits(h, stages, d) for d in range(1, cfg.depth)]
         nlls = [F.cross_entropy(lg.reshape(-1, lg.shape[-1]), stages[..., d].reshape(-1)) for d, lg in enumerate(logits)]
-        nll = torch.stack(nlls).mean()
+        nll = torch.stack(nlls).mean()  # reported: every stage alike, whatever the training weights
+        weights = torch.tensor([1.0] + [cfg.residual_weight] * (cfg.depth - 1))
+        objective = nll if not self.training else (torch.stack(nlls) * weights).sum() / weights.sum()
         logs = {"loss": nll.item(), "bits_per_token": nll.item() / math.log(2)}
         if cfg.depth > 1:
             logs.update({f"bits_stage_{d + 1}": v.item() / math.log(2) for d, v in enumerate(nlls)})
-        return nll, logs
+        return objective, logs
 
     def training_loss(self, batch, step=0, critic=None, generator=None):
         return *self.loss(batch, generator), None

@@ -160,6 +160,23 @@ def test_input_noise_corrupts_training_inputs_only():
     assert torch.allclose(noisy.eval().loss(codes)[0], clean.eval().loss(codes)[0])  # no noise outside training
 
 
+def test_residual_weight_reweighs_the_training_objective_only():
+    """With two codes per cell, residual_weight w makes the training objective (nll_1 + w nll_2) / (1 + w);
+    the logged bits and the evaluation loss stay the plain mean of the stages."""
+    cfg = dataclasses.replace(TINY["transformer"], depth=2)
+    codes = torch.randint(0, 32 * 32, (4, 16), generator=torch.Generator().manual_seed(1))  # packed 2-stage codes
+    plain = CodeTransformer(cfg)
+    weighted = CodeTransformer(dataclasses.replace(cfg, residual_weight=0.25))
+    weighted.load_state_dict(plain.state_dict())
+    loss_plain, logs = plain.train().loss(codes)
+    loss_weighted, logs_weighted = weighted.train().loss(codes)
+    nll_1, nll_2 = (logs[f"bits_stage_{d}"] * math.log(2) for d in (1, 2))
+    assert math.isclose(loss_plain.item(), (nll_1 + nll_2) / 2, rel_tol=1e-5)
+    assert math.isclose(loss_weighted.item(), (nll_1 + 0.25 * nll_2) / 1.25, rel_tol=1e-5)
+    assert logs_weighted == logs
+    assert torch.allclose(weighted.eval().loss(codes)[0], plain.eval().loss(codes)[0])
+
+
 def test_transformer_is_causal():
     model = CodeTransformer(TINY["transformer"]).eval()
     a = torch.randint(0, 32, (1, 16))
