@@ -58,6 +58,7 @@ POSE_PAIRS = [
     ("woman_profile_left.jpg", "man_portrait_flags_720p.jpg"),
     ("woman_redhair_wide.jpg", "woman_three_quarter_right.png"),
     ("man_portrait_flags_720p.jpg", "woman_profile_left.jpg"),
+    ("man_portrait_light_background.jpg", "woman_three_quarter_right.png"),
 ]
 # Heads whose face region (an ellipse on 5 points) reaches past the face, and a frontal one
 OUTLINE_PAIRS = POSE_PAIRS[3:4] + [
@@ -227,11 +228,14 @@ def pose_rows(pipe: FaceSwapPipeline) -> list[dict]:
         r = pipe(PHOTOS / source, PHOTOS / target, SwapOptions(target_face="largest"))
         face = r.target_faces[0]
         found = detect_faces(r.image, min_size=0.5 * face.size)
+        # the result's face where the target's was; its nose against the target's (a second nose shows as a gap)
+        near = min(found, key=lambda f: np.linalg.norm(f.landmarks - face.landmarks, axis=1).mean(), default=None)
         rows.append({
             "source": source,
             "target": target,
             "warning": "yes" if r.warnings else "no",
             "face found in result": "yes" if found else "no",
+            "nose off the target's / face size": np.nan if near is None else float(np.linalg.norm(near.landmarks[2] - face.landmarks[2]) / face.size),
         })  # fmt: skip
     return rows
 

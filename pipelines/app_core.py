@@ -127,9 +127,11 @@ class AppCore:
         k, depth, cell = vq.codebook_size, vq.quantizer_depth, 256 // vq.grid_size  # code maps shown 256 px wide
         gallery = [
             (upscale(r.source_crop), "Source face, aligned"),
-            *([(upscale(r.posed_crops[0]), "Source, target's expression")] if settings.expression != "source" else []),
+            # the source as encoded, where it was turned to the target's pose and/or took its expression
+            *([(upscale(r.posed_crops[0]), "Source as encoded for the target")]
+              if not np.array_equal(r.posed_crops[0], r.source_crop) else []),
             (upscale(r.target_crops[0]), "Target face, aligned"),
-            (code_map_image(r.source_codes, k, cell, depth), "Source codes"),
+            (code_map_image(r.posed_codes[0], k, cell, depth), "Source codes"),
             (code_map_image(r.target_codes[0], k, cell, depth), "Target codes"),
             (code_map_image(r.swap_codes[0], k, cell, depth), "Swapped codes"),
             (mask_image(r.token_mask.astype(np.float32), cell), "Code mask (white = source)"),

@@ -175,20 +175,33 @@ def warp_field(moved: np.ndarray, points: np.ndarray, side: int = 128) -> np.nda
         moved, points = moved[CONTROL], points[CONTROL]
     dst = np.concatenate([moved, _border()]).astype(np.float32)
     src = np.concatenate([points, _border()]).astype(np.float32)
+    triangles = delaunay(dst, side)
+    still = np.all(dst == src, axis=1)
+    return piecewise_affine(dst, src, triangles[~still[triangles].all(1)], side)
+
+
+def delaunay(points: np.ndarray, side: int) -> np.ndarray:
+    """(N, 2) unit coordinates (a little outside the crop allowed) -> (T, 3) point indices of their
+    Delaunay triangles (OpenCV's subdivision, placed at `side` pixels)."""
     margin = 0.25  # moved points may leave the crop a little; the subdivision needs them inside its rectangle
     subdiv = cv2.Subdiv2D((int(-margin * side), int(-margin * side), int((1 + 2 * margin) * side), int((1 + 2 * margin) * side)))
-    subdiv.insert([(float(x), float(y)) for x, y in dst * side])
+    placed = (points * side).astype(np.float32)
+    subdiv.insert(placed.tolist())
     corners = subdiv.getTriangleList().reshape(-1, 3, 2)  # (T, 3, 2) pixel coordinates of each triangle's corners
     # each corner back to its point's index (the subdivision returns coordinates, exactly as inserted);
     # triangles touching the subdivision's own far-away outer vertices match nothing and are dropped
-    known, where = np.unique(np.concatenate([dst * side, corners.reshape(-1, 2)]).view(np.complex64).ravel(), return_inverse=True)
+    known, where = np.unique(np.concatenate([placed, corners.reshape(-1, 2)]).view(np.complex64).ravel(), return_inverse=True)
     first = np.full(len(known), -1)
-    first[where[: len(dst)][::-1]] = np.arange(len(dst))[::-1]
-    triangles = first[where[len(dst) :]].reshape(-1, 3)
-    triangles = triangles[(triangles >= 0).all(1)]
-    still = np.all(dst == src, axis=1)
-    triangles = triangles[~still[triangles].all(1)]
-    field = identity_field(side)  # where no corner moved
+    first[where[: len(placed)][::-1]] = np.arange(len(placed))[::-1]
+    triangles = first[where[len(placed) :]].reshape(-1, 3)
+    return triangles[(triangles >= 0).all(1)]
+
+
+def piecewise_affine(dst: np.ndarray, src: np.ndarray, triangles: np.ndarray, side: int) -> np.ndarray:
+    """The backward map (side, side, 2) that takes each of `triangles` ((T, 3) indices) drawn at its
+    corners dst (N, 2) back onto the same corners at src (N, 2), unit coordinates; the identity
+    outside them. Triangles are drawn in the order given: where they overlap, the last one wins."""
+    field = identity_field(side)
     if len(triangles) == 0:
         return field
     # per triangle, the affine map dst -> src: src = A @ [x, y, 1]

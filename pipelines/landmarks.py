@@ -146,9 +146,10 @@ class DenseLandmarks:
             points[IRIS[eye]] = iris / side
         return points
 
-    def face_mesh(self, crop: np.ndarray, min_score: float = MIN_FACE_SCORE) -> np.ndarray | None:
+    def face_mesh(self, crop: np.ndarray, min_score: float = MIN_FACE_SCORE, depth: bool = False) -> np.ndarray | None:
         """The mesh alone: aligned crop (s, s, 3) uint8 -> (468, 2) unit crop coordinates, or None
-        when the model's face-presence logit is at most min_score."""
+        when the model's face-presence logit is at most min_score. depth: (468, 3), the third
+        column each point's depth on the same scale (larger: further from the camera)."""
         side = crop.shape[0]
         if side != MODEL_SIDE:
             interpolation = cv2.INTER_AREA if side > MODEL_SIDE else cv2.INTER_LINEAR
@@ -156,7 +157,7 @@ class DenseLandmarks:
         mesh, score = self.mesh(crop.astype(np.float32)[None] / 255.0)
         if score[0] <= min_score:
             return None
-        return mesh.reshape(468, 3)[:, :2] / MODEL_SIDE
+        return mesh.reshape(468, 3)[:, : 3 if depth else 2] / MODEL_SIDE
 
     def follow(self, frame: np.ndarray, landmarks: np.ndarray) -> Followed | None:
         """A face's 5 points in `frame` (H, W, 3) found from where they were (`landmarks` (5, 2), e.g.

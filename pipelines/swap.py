@@ -41,6 +41,7 @@ from .images import DEFAULT_MAX_PIXELS, ImageError, load_image
 from .landmarks import FACE_OVAL, FIVE_POINTS, DenseLandmarks
 from .pose import Pose, choose_view, complete_from_visible_half, estimate_pose
 from .timing import Timings
+from .turn import fit_turn, hides, turn_field, turned_points
 
 # SwapOptions.expression -> the parts of the face that take the target's shape (pipelines/expression.py)
 EXPRESSIONS = {"source": (), "target": ("eyes", "mouth"), "mouth": ("mouth",)}
@@ -110,6 +111,7 @@ class SourceFace:
     hires: np.ndarray  # (P, P, 3) uint8, aligned at its own resolution (pipelines/detail.py)
     pose: Pose
     points: np.ndarray | None = None  # (478, 2) dense landmarks, unit crop coordinates (pipelines/expression.py), once asked
+    mesh: np.ndarray | None = None  # (468, 3) face mesh with depth, unit crop coordinates (pipelines/turn.py), once asked
     # (mirror, complete) -> this face mirrored and/or with its hidden half rebuilt (pipelines/pose.py)
     views: dict[tuple[bool, bool], SourceFace] = field(default_factory=dict, repr=False)
     details: dict[int, np.ndarray] = field(default_factory=dict, repr=False)  # side P -> source_detail at P
@@ -137,9 +139,11 @@ class SourceFace:
 class SwapResult:
     image: np.ndarray  # (H, W, 3) uint8, the target with the swapped face(s); same size as the target
     source_crop: np.ndarray  # (S, S, 3) uint8, the source face aligned
-    posed_crops: list[np.ndarray]  # (S, S, 3) uint8, the source face as encoded for each target (its expression, if kept)
+    # (S, S, 3) uint8, the source face as encoded for each target: mirrored, turned to its pose, with its expression (if kept)
+    posed_crops: list[np.ndarray]
     target_crops: list[np.ndarray]  # one per swapped target face
-    source_codes: np.ndarray  # (h, w) code indices
+    source_codes: np.ndarray  # (h, w) code indices of the source face as given
+    posed_codes: list[np.ndarray]  # (h, w) code indices of each posed crop: what the swap exchanges
     target_codes: list[np.ndarray]
     swap_codes: list[np.ndarray]
     token_mask: np.ndarray  # (h, w) bool: where A's codes were used (in the first swapped face)
@@ -305,6 +309,7 @@ class FaceSwapPipeline:
             with times("expression"):
                 targets_hi = [self.target_detail(tgt, m) for _, m in aligned] if EXPRESSIONS[opts.expression] else None
                 meshes = self.target_meshes(targets_hi or [crop for crop, _ in aligned], shapes)
+                views = self.turn_views(views, meshes, bool(EXPRESSIONS[opts.expression]))
                 views, keeps = self.wear_expression(views, targets_hi, opts, meshes)
             with times("exchange"):
                 swap, tokens = self.exchange_codes(torch.stack([v.codes for v in views]), codes, opts, shapes)
@@ -319,6 +324,7 @@ class FaceSwapPipeline:
             posed_crops=[v.crop for v in views],
             target_crops=[crop for crop, _ in aligned],
             source_codes=source_face.codes.cpu().numpy(),
+            posed_codes=[v.codes.cpu().numpy() for v in views],
             target_codes=list(codes.cpu().numpy()),
             swap_codes=list(swap.cpu().numpy()),
             token_mask=tokens[0],
@@ -417,6 +423,41 @@ class FaceSwapPipeline:
             meshes.append(mesh if agrees else None)
         return meshes
 
+    def turn_views(self, views: list[SourceFace], target_meshes: list[np.ndarray | None], with_points: bool) -> list[SourceFace]:
+        """Each source view turned to its target's pose where the target faces further away from the
+        camera (pipelines/turn.py). target_meshes: (468, 2) unit crop coordinates, None where not
+        trusted (that view stays as it is). A turned view waits for its encoding (codes None, see
+        encode_pending); with_points: its dense landmarks are turned too, for the expression."""
+        out = []
+        for view, target in zip(views, target_meshes, strict=True):
+            if target is not None and view.mesh is None:
+                view.mesh = self.landmarks.face_mesh(view.hires, depth=True)
+            if target is None or view.mesh is None:
+                out.append(view)
+                continue
+            turn = fit_turn(view.mesh, target)
+            if not hides(turn, view.pose.yaw):
+                out.append(view)
+                continue
+            field = turn_field(turn, view.mesh[:, :2])
+            points = None
+            if with_points:
+                view.points = self.landmarks(view.hires) if view.points is None else view.points
+                points = None if view.points is None else turned_points(turn, view.mesh, view.points)
+            out.append(SourceFace(face=view.face, crop=warp(view.crop, field), codes=None, decoded=None,
+                                  hires=warp(view.hires, field), pose=view.pose, points=points))  # fmt: skip
+        return out
+
+    def encode_pending(self, views: list[SourceFace]) -> list[SourceFace]:
+        """The views that wait for their codes (warped: turn_views, wear_expression) encoded, and
+        their codes decoded, in one batch each; the list given."""
+        todo = [v for v in views if v.codes is None]
+        if todo:
+            codes = self.encode([v.crop for v in todo])
+            for v, c, decoded in zip(todo, codes, self.decode(codes), strict=True):
+                v.codes, v.decoded = c, decoded
+        return views
+
     @torch.no_grad()
     def wear_expression(self, views: list[SourceFace], targets_hi: list[np.ndarray] | None, opts: SwapOptions,
                         target_meshes: list[np.ndarray | None] | None = None):  # fmt: skip
@@ -433,7 +474,7 @@ class FaceSwapPipeline:
         the source's expression."""
         parts = EXPRESSIONS[opts.expression]
         if not parts:
-            return views, [None] * len(views)
+            return self.encode_pending(views), [None] * len(views)
         posed, keeps = [], []
         for i, (view, target_hi) in enumerate(zip(views, targets_hi, strict=True)):
             if view.points is None:
@@ -457,12 +498,7 @@ class FaceSwapPipeline:
                 crop = inlay(crop, resize(keep.pixels, self.size), resize(keep.weights, self.size))
             posed.append(SourceFace(face=view.face, crop=crop, codes=None, decoded=None, hires=hires, pose=view.pose))
             keeps.append(keep)
-        todo = [v for v in posed if v.codes is None]
-        if todo:
-            codes = self.encode([v.crop for v in todo])
-            for v, c, decoded in zip(todo, codes, self.decode(codes), strict=True):
-                v.codes, v.decoded = c, decoded
-        return posed, keeps
+        return self.encode_pending(posed), keeps
 
     def decode(self, swap: torch.Tensor) -> list[np.ndarray]:
         """G(Z_swap): (N, h, w) codes -> [(S, S, 3) uint8]."""

@@ -33,6 +33,7 @@ from .images import ImageError
 from .precision import fast_inference
 from .provenance import labels
 from .swap import (
+    EXPRESSIONS,
     FaceSwapPipeline,
     NoFaceError,
     SourceFace,
@@ -247,6 +248,7 @@ class VideoSwapPipeline:
             shapes = [crop_landmarks(f.tracked.landmarks, f.matrix, sw.size) for f in faces]
             with times("expression"), fast_inference(sw.device):  # the tracker's meshes, where it ran
                 meshes = sw.target_meshes([f.hires for f in faces], shapes, [f.mesh_in_hires() for f in faces])
+                views = sw.turn_views(views, meshes, bool(EXPRESSIONS[opts.expression]))
                 views, keeps = sw.wear_expression(views, [f.hires for f in faces], opts, meshes)
             with times("vqgan"):
                 swap, tokens = sw.exchange_codes(torch.stack([v.codes for v in views]), codes, opts, shapes)

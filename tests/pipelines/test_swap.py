@@ -51,7 +51,7 @@ def test_codes_are_exchanged_inside_the_region_only(pipe, pair):
     result = pipe(*pair, regions=("eyes", "mouth"))
     t = result.token_mask
     assert t.any() and not t.all()
-    assert np.array_equal(result.swap_codes[0][t], result.source_codes[t])
+    assert np.array_equal(result.swap_codes[0][t], result.posed_codes[0][t])  # the source as turned to the target
     assert np.array_equal(result.swap_codes[0][~t], result.target_codes[0][~t])
     eyes_only = pipe(*pair, regions=("eyes",)).token_mask
     assert eyes_only.sum() < t.sum() and not (eyes_only & ~t).any()
