@@ -230,12 +230,13 @@ def pose_rows(pipe: FaceSwapPipeline) -> list[dict]:
         found = detect_faces(r.image, min_size=0.5 * face.size)
         # the result's face where the target's was; its nose against the target's (a second nose shows as a gap)
         near = min(found, key=lambda f: np.linalg.norm(f.landmarks - face.landmarks, axis=1).mean(), default=None)
+        nose_off = np.nan if near is None else float(np.linalg.norm(near.landmarks[2] - face.landmarks[2]) / face.size)
         rows.append({
             "source": source,
             "target": target,
             "warning": "yes" if r.warnings else "no",
             "face found in result": "yes" if found else "no",
-            "nose off the target's / face size": np.nan if near is None else float(np.linalg.norm(near.landmarks[2] - face.landmarks[2]) / face.size),
+            "nose off the target's / face size": nose_off,
         })  # fmt: skip
     return rows
 
