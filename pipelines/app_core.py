@@ -128,8 +128,11 @@ class AppCore:
         gallery = [
             (upscale(r.source_crop), "Source face, aligned"),
             # the source as encoded, where it was turned to the target's pose and/or took its expression
-            *([(upscale(r.posed_crops[0]), "Source as encoded for the target")]
-              if not np.array_equal(r.posed_crops[0], r.source_crop) else []),
+            *(
+                [(upscale(r.posed_crops[0]), "Source as encoded for the target")]
+                if not np.array_equal(r.posed_crops[0], r.source_crop)
+                else []
+            ),
             (upscale(r.target_crops[0]), "Target face, aligned"),
             (code_map_image(r.posed_codes[0], k, cell, depth), "Source codes"),
             (code_map_image(r.target_codes[0], k, cell, depth), "Target codes"),
