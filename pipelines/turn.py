@@ -17,7 +17,10 @@ benchmarks/RESULTS.md). So before encoding, the source's aligned face is turned 
 Only a turn that hides is made (the target faces further away from the camera than the source): a
 turn towards the camera would have to show what the source photo does not (pipelines/pose.py
 rebuilds a hidden half by mirroring instead). Under FULL_TURN degrees the turn is eased in
-(none under MIN_TURN), so a video whose face turns slowly does not jump when it starts.
+(none under MIN_TURN): two targets a degree apart in pose do not get very different results.
+
+Photos only (FaceSwapPipeline.turn_views): in video, turned frame by frame, it cost the eye-opening
+figure on small faces (benchmarks/RESULTS.md, Swap realism).
 """
 
 from __future__ import annotations
@@ -29,9 +32,9 @@ import numpy as np
 from .expression import _border, delaunay, piecewise_affine
 from .landmarks import EYE_LIDS, IRIS
 
-MIN_TURN = 8.0  # degrees: a smaller rotation between the two faces is left alone
-FULL_TURN = 16.0  # degrees: from here on the source turns all the way; between the two, part of the way
-FIELD_SIDE = 256  # the turn's map is drawn at this side: it is cut at the nose's edge, so not upsampled much
+MIN_TURN = 10.0  # degrees: a smaller rotation between the two faces is left alone
+FULL_TURN = 18.0  # degrees: from here on the source turns all the way; between the two, part of the way
+FIELD_SIDE = 128  # the turn's map is drawn at the crop's side (256: 11 instead of 3 ms, for a sharper nose edge in large faces)
 
 
 class Turn(NamedTuple):
