@@ -231,12 +231,16 @@ def pose_rows(pipe: FaceSwapPipeline) -> list[dict]:
         # the result's face where the target's was; its nose against the target's (a second nose shows as a gap)
         near = min(found, key=lambda f: np.linalg.norm(f.landmarks - face.landmarks, axis=1).mean(), default=None)
         nose_off = np.nan if near is None else float(np.linalg.norm(near.landmarks[2] - face.landmarks[2]) / face.size)
+        # the source as encoded against the target, by the face mesh in the aligned crops (pipelines/turn.py)
+        target_mesh, posed_mesh = (pipe.landmarks.face_mesh(crop) for crop in (r.target_crops[0], r.posed_crops[0]))
+        encoded_off = np.nan if target_mesh is None or posed_mesh is None else float(np.linalg.norm(posed_mesh[1] - target_mesh[1]))
         rows.append({
             "source": source,
             "target": target,
             "warning": "yes" if r.warnings else "no",
             "face found in result": "yes" if found else "no",
             "nose off the target's / face size": nose_off,
+            "encoded source's nose off the target's / crop side": encoded_off,
         })  # fmt: skip
     return rows
 

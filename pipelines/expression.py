@@ -197,26 +197,33 @@ def delaunay(points: np.ndarray, side: int) -> np.ndarray:
     return triangles[(triangles >= 0).all(1)]
 
 
-def piecewise_affine(dst: np.ndarray, src: np.ndarray, triangles: np.ndarray, side: int) -> np.ndarray:
+def piecewise_affine(dst: np.ndarray, src: np.ndarray, triangles: np.ndarray, side: int, clamp: bool = False) -> np.ndarray:
     """The backward map (side, side, 2) that takes each of `triangles` ((T, 3) indices) drawn at its
     corners dst (N, 2) back onto the same corners at src (N, 2), unit coordinates; the identity
-    outside them. Triangles are drawn in the order given: where they overlap, the last one wins."""
+    outside them. Triangles are drawn in the order given: where they overlap, the last one wins.
+    A pixel reads src = its barycentric weights in the dst triangle @ the src corners. The raster
+    takes pixels whose centre lies a little outside a triangle; on a sliver squeezed to a pixel (a
+    turned face's far side) those weights reach far outside it, and the pixel reads from anywhere
+    (a speck of wall on a cheek): clamp keeps them in [0, 1], on the triangle's own source."""
     field = identity_field(side)
     if len(triangles) == 0:
         return field
-    # per triangle, the affine map dst -> src: src = A @ [x, y, 1]
-    d = np.concatenate([dst[triangles], np.ones((len(triangles), 3, 1), np.float32)], 2)  # (T, 3, 3)
+    d = np.concatenate([dst[triangles], np.ones((len(triangles), 3, 1), np.float32)], 2)  # (T, 3, 3) rows (x, y, 1)
     ok = np.abs(np.linalg.det(d)) > 1e-9
     triangles, d = triangles[ok], d[ok]
-    affine = np.linalg.solve(d, src[triangles]).transpose(0, 2, 1)  # (T, 2, 3)
+    to_weights = np.linalg.inv(d)  # (T, 3, 3): [x, y, 1] @ it = the 3 barycentric weights
     index = np.full((side, side), -1, np.int32)
     fixed = np.round(dst[triangles] * side * 16).astype(np.int32)  # 4 fractional bits (shift=4)
     for k in range(len(triangles)):
         cv2.fillConvexPoly(index, fixed[k], k, lineType=cv2.LINE_8, shift=4)
     inside = index >= 0
-    a = affine[index[inside]]  # (M, 2, 3)
-    xy1 = np.concatenate([field[inside], np.ones((int(inside.sum()), 1), np.float32)], 1)  # (M, 3)
-    field[inside] = np.einsum("mij,mj->mi", a, xy1)
+    which = index[inside]  # (M,) each drawn pixel's triangle
+    xy1 = np.concatenate([field[inside], np.ones((len(which), 1), np.float32)], 1)  # (M, 3)
+    weights = np.einsum("mj,mjk->mk", xy1, to_weights[which])  # (M, 3)
+    if clamp:
+        weights = np.clip(weights, 0.0, None)
+        weights /= weights.sum(1, keepdims=True)
+    field[inside] = np.einsum("mk,mkc->mc", weights, src[triangles][which])
     return field
 
 

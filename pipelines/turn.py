@@ -90,7 +90,7 @@ def turn_field(turn: Turn, points: np.ndarray, side: int = FIELD_SIDE) -> np.nda
     depth = np.concatenate([turn.depth, np.full(len(border), turn.depth.max())])  # the edge: behind the face
     triangles = delaunay(src, side)
     triangles = triangles[np.argsort(-depth[triangles].mean(1), kind="stable")]  # far to near
-    return piecewise_affine(dst, src, triangles, side)
+    return piecewise_affine(dst, src, triangles, side, clamp=True)
 
 
 def turned_points(turn: Turn, mesh: np.ndarray, points: np.ndarray) -> np.ndarray:
