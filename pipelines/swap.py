@@ -442,7 +442,8 @@ class FaceSwapPipeline:
             field = turn_field(turn, view.mesh[:, :2])
             points = None
             if with_points:
-                view.points = self.landmarks(view.hires) if view.points is None else view.points
+                if view.points is None:  # its mesh is known already: only the eyes are looked at
+                    view.points = self.landmarks(view.hires, view.mesh[:, :2])
                 points = None if view.points is None else turned_points(turn, view.mesh, view.points)
             out.append(SourceFace(face=view.face, crop=warp(view.crop, field), codes=None, decoded=None,
                                   hires=warp(view.hires, field), pose=view.pose, points=points))  # fmt: skip
