@@ -16,6 +16,8 @@ from .faces import CANONICAL_TEMPLATE
 
 REGIONS = ("face", "eyes", "brows", "nose", "mouth")
 OUTLINE_MARGIN = 0.04  # outline_mask grows the face's silhouette by this fraction of the crop side
+# the template's eye gap over its eyes-to-mouth height (0.236 / 0.272); frontal faces measure 0.95-1.06
+FACE_GAP_PER_HEIGHT = 0.866
 
 
 def region_ellipses(name: str, landmarks: np.ndarray) -> list[tuple[float, float, float, float]]:
@@ -24,8 +26,12 @@ def region_ellipses(name: str, landmarks: np.ndarray) -> list[tuple[float, float
     le, re, nose, lm, rm = (np.asarray(p, np.float64) for p in landmarks)
     gap = float(np.hypot(*(re - le)))  # ~0.24 of the crop side on the template
     mouth = (lm + rm) / 2
+    # A turned head's eye gap is foreshortened (0.15-0.17 on three-quarter and profile faces) while its
+    # eyes-to-mouth height is not: the face is sized by whichever is larger, in the template's proportion.
+    # Sized by the gap alone, a three-quarter face's region shrank to its nose and mouth (looked at).
+    size = max(gap, FACE_GAP_PER_HEIGHT * float(np.hypot(*(mouth - (le + re) / 2))))
     if name == "face":
-        return [(float((le[0] + re[0]) / 2), float(nose[1]) - 0.02, 1.02 * gap, 1.38 * gap)]
+        return [(float((le[0] + re[0]) / 2), float(nose[1]) - 0.02, 1.02 * size, 1.38 * size)]
     if name == "eyes":
         return [(float(p[0]), float(p[1]), 0.4 * gap, 0.27 * gap) for p in (le, re)]
     if name == "brows":

@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -22,7 +23,18 @@ from models import VQGAN, CodeTransformer, WeightsError
 from models.tensors import to_images, to_model_range
 
 from . import watermark
-from .blend import color_transfer, feathered, is_grey, outline_mask, region_core, region_mask, to_grey, token_boundary, token_mask
+from .blend import (
+    OUTLINE_MARGIN,
+    color_transfer,
+    feathered,
+    is_grey,
+    outline_mask,
+    region_core,
+    region_mask,
+    to_grey,
+    token_boundary,
+    token_mask,
+)
 from .detail import OVERSAMPLE, compose, detail_side, resize, source_detail
 from .device import choose_device
 from .expression import MouthInside, expression_field, kept_from_target, warp
@@ -38,7 +50,7 @@ from .faces import (
     warp_to_crop,
 )
 from .images import DEFAULT_MAX_PIXELS, ImageError, load_image
-from .landmarks import FACE_OVAL, FIVE_POINTS, DenseLandmarks
+from .landmarks import FIVE_POINTS, DenseLandmarks
 from .pose import Pose, choose_view, complete_from_visible_half, estimate_pose
 from .timing import Timings
 from .turn import fit_turn, hides, turn_field, turned_points
@@ -52,8 +64,13 @@ MESH_AGREEMENT = 0.06
 
 
 def outline(mesh: np.ndarray | None) -> np.ndarray | None:
-    """(468, 2) face mesh -> (36, 2) its silhouette (pipelines/landmarks.py FACE_OVAL), or None."""
-    return None if mesh is None else mesh[FACE_OVAL]
+    """(468, 2) face mesh -> (K, 2) its silhouette as seen: the convex hull of its points, or None. On a
+    turned head the nose tip and lips reach past the face oval's ring (FACE_OVAL), and the target's
+    own nose tip showed past the swapped face."""
+    if mesh is None:
+        return None
+    points = np.asarray(mesh[:, :2], np.float32)
+    return points[cv2.convexHull(points, returnPoints=False)[:, 0]]
 
 
 class NoFaceError(ValueError):
@@ -112,6 +129,9 @@ class SourceFace:
     pose: Pose
     points: np.ndarray | None = None  # (478, 2) dense landmarks, unit crop coordinates (pipelines/expression.py), once asked
     mesh: np.ndarray | None = None  # (468, 3) face mesh with depth, unit crop coordinates (pipelines/turn.py), once asked
+    # (K, 2) a turned view's silhouette, unit crop coordinates: past it lies the source photo's background,
+    # stretched by the turn, so neither codes nor pixels are taken from there (None: not turned)
+    outline: np.ndarray | None = None
     # (mirror, complete) -> this face mirrored and/or with its hidden half rebuilt (pipelines/pose.py)
     views: dict[tuple[bool, bool], SourceFace] = field(default_factory=dict, repr=False)
     details: dict[int, np.ndarray] = field(default_factory=dict, repr=False)  # side P -> source_detail at P
@@ -160,10 +180,15 @@ def input_label(role: str, value) -> str:
     return f"{role} image {Path(value).name}" if isinstance(value, (str, Path)) else f"{role} image"
 
 
-def source_cells(opts: SwapOptions, size: int, grid: int, landmarks: np.ndarray | None = None) -> np.ndarray:
+def source_cells(opts: SwapOptions, size: int, grid: int, landmarks: np.ndarray | None = None,
+                 source_outline: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     """(grid, grid) bool: the code cells of a target face that take the source's codes (and detail).
-    landmarks: the target's (5, 2) landmarks in unit crop coordinates (None: the template)."""
-    return token_mask(region_mask(opts.regions, size, landmarks), grid)
+    landmarks: the target's (5, 2) landmarks in unit crop coordinates (None: the template);
+    source_outline: a turned source's (K, 2) silhouette (SourceFace.outline): no cell past it."""
+    region = region_mask(opts.regions, size, landmarks)
+    if source_outline is not None:
+        region = region * outline_mask(source_outline, size, margin=0.0)
+    return token_mask(region, grid)
 
 
 def align_at_detail(image: np.ndarray, landmarks: np.ndarray, size: int, oversample: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -312,7 +337,7 @@ class FaceSwapPipeline:
                 views = self.turn_views(views, meshes, bool(EXPRESSIONS[opts.expression]))
                 views, keeps = self.wear_expression(views, targets_hi, opts, meshes)
             with times("exchange"):
-                swap, tokens = self.exchange_codes(torch.stack([v.codes for v in views]), codes, opts, shapes)
+                swap, tokens = self.exchange_codes(torch.stack([v.codes for v in views]), codes, opts, shapes, [v.outline for v in views])
             with times("decode_codes"):
                 decoded = self.decode(swap)
             with times("blend"):
@@ -346,14 +371,18 @@ class FaceSwapPipeline:
         z = z + z.flip(3)  # a left-right symmetric map: the same for a face and its mirror image
         return torch.nn.functional.normalize(z[:, :, tokens].flatten(1), dim=1)
 
-    def exchange_codes(self, source: torch.Tensor, targets: torch.Tensor, opts: SwapOptions, shapes: list | None = None):
+    def exchange_codes(self, source: torch.Tensor, targets: torch.Tensor, opts: SwapOptions, shapes: list | None = None,
+                       source_outlines: list | None = None):  # fmt: skip
         """Z_swap = A's codes inside the regions, B's elsewhere (then harmonized if asked).
 
         source (h, w) or one per target (N, h, w), targets (N, h, w) long, shapes: each target's
-        (5, 2) landmarks in unit crop coordinates (None: the template) -> swap (N, h, w) long, token
-        masks (N, h, w) bool."""
+        (5, 2) landmarks in unit crop coordinates (None: the template), source_outlines: per target,
+        its source view's silhouette (SourceFace.outline) or None -> swap (N, h, w) long, token masks
+        (N, h, w) bool."""
         shapes = shapes or [None] * len(targets)
-        tokens = np.stack([source_cells(opts, self.size, self.grid, shape) for shape in shapes])
+        source_outlines = source_outlines or [None] * len(targets)
+        tokens = np.stack([source_cells(opts, self.size, self.grid, shape, clip)
+                           for shape, clip in zip(shapes, source_outlines, strict=True)])  # fmt: skip
         swap = torch.where(torch.from_numpy(tokens).to(self.device), source if source.dim() == 3 else source[None], targets)
         if opts.harmonize:
             swap = self.harmonize(swap, tokens, opts)
@@ -446,7 +475,7 @@ class FaceSwapPipeline:
                     view.points = self.landmarks(view.hires, view.mesh[:, :2])
                 points = None if view.points is None else turned_points(turn, view.mesh, view.points)
             out.append(SourceFace(face=view.face, crop=warp(view.crop, field), codes=None, decoded=None,
-                                  hires=warp(view.hires, field), pose=view.pose, points=points))  # fmt: skip
+                                  hires=warp(view.hires, field), pose=view.pose, points=points, outline=outline(turn.moved)))  # fmt: skip
         return out
 
     def encode_pending(self, views: list[SourceFace]) -> list[SourceFace]:
@@ -497,7 +526,7 @@ class FaceSwapPipeline:
                 # codes see an open mouth, not the source's lips stretched across it
                 hires = inlay(hires, keep.pixels, keep.weights)
                 crop = inlay(crop, resize(keep.pixels, self.size), resize(keep.weights, self.size))
-            posed.append(SourceFace(face=view.face, crop=crop, codes=None, decoded=None, hires=hires, pose=view.pose))
+            posed.append(SourceFace(face=view.face, crop=crop, codes=None, decoded=None, hires=hires, pose=view.pose, outline=view.outline))
             keeps.append(keep)
         return self.encode_pending(posed), keeps
 
@@ -543,7 +572,11 @@ class FaceSwapPipeline:
                 target_hi = warp_to_crop(image, matrix_hi, side)
             face_hi = compose(face_image, source.detail(side), target_hi, cells, opts.detail)
             region = region_mask(opts.regions, self.size, shape)
-            pasted = region if silhouette is None else region * outline_mask(silhouette, self.size)  # nothing past the target's face
+            pasted = region
+            if silhouette is not None:  # nothing past the target's face
+                pasted = pasted * outline_mask(silhouette, self.size, margin=OUTLINE_MARGIN if source.outline is None else 0.0)
+            if source.outline is not None:  # nor past a turned source's: its background lies there
+                pasted = pasted * outline_mask(source.outline, self.size, margin=0.0)
             weights = feathered(pasted, opts.softness) * opts.strength  # (S, S): cheap here, smooth enough to upsample
             first = weights if first is None else first
             if opts.color_correction:  # statistics at crop size (the same numbers, a fraction of the work), off the region's rim

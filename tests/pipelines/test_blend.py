@@ -7,12 +7,14 @@ import numpy as np
 import pytest
 
 from pipelines.blend import (
+    FACE_GAP_PER_HEIGHT,
     color_transfer,
     feathered,
     is_grey,
     lab_statistics,
     outline_mask,
     region_core,
+    region_ellipses,
     region_mask,
     to_grey,
     token_mask,
@@ -103,3 +105,16 @@ def test_grey_detection_and_conversion():
     grey = to_grey(colour)
     assert is_grey(grey) and not is_grey(colour)
     assert np.array_equal(grey[..., 0], cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY))
+
+
+def test_a_turned_face_region_is_sized_by_its_height():
+    """A three-quarter face's eye gap is foreshortened, its eyes-to-mouth height is not: its face
+    region is as large as a frontal face of that height, and a frontal face's is sized by its gap."""
+    frontal = np.array([[0.38, 0.47], [0.62, 0.47], [0.50, 0.61], [0.40, 0.72], [0.60, 0.72]])
+    turned = frontal.copy()
+    turned[:, 0] = 0.55 + 0.6 * (frontal[:, 0] - 0.5)  # squeezed sideways: gap 0.144, same height
+    ((_, _, rx_frontal, ry_frontal),) = region_ellipses("face", frontal)
+    ((_, _, rx_turned, ry_turned),) = region_ellipses("face", turned)
+    assert abs(rx_frontal - 1.02 * 0.24) < 1e-9  # frontal: the eye gap, as before
+    height = 0.25 * FACE_GAP_PER_HEIGHT
+    assert abs(rx_turned - 1.02 * height) < 1e-9 and abs(ry_turned - 1.38 * height) < 1e-9
