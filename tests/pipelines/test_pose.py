@@ -39,6 +39,8 @@ def test_choose_view_mirrors_completes_and_warns():
     assert mirror and not complete and warning is None
     mirror, complete, warning = choose_view(profile, frontal)
     assert not mirror and complete and "profile" in warning
+    mirror, complete, warning = choose_view(Pose(0.5, 0), Pose(0.1, 0))  # 0.4 apart, the hidden half rebuilt: said
+    assert not mirror and complete and "three-quarter" in warning
 
 
 def test_completion_mirrors_the_visible_half():
