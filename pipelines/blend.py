@@ -20,16 +20,19 @@ OUTLINE_MARGIN = 0.04  # outline_mask grows the face's silhouette by this fracti
 FACE_GAP_PER_HEIGHT = 0.866
 
 
-def region_ellipses(name: str, landmarks: np.ndarray) -> list[tuple[float, float, float, float]]:
+def region_ellipses(name: str, landmarks: np.ndarray, posed: bool = False) -> list[tuple[float, float, float, float]]:
     """A region as ellipses (centre x, centre y, radius x, radius y) in unit crop coordinates, from
-    (5, 2) aligned landmarks in unit coordinates (left eye, right eye, nose, mouth corners)."""
+    (5, 2) aligned landmarks in unit coordinates (left eye, right eye, nose, mouth corners). posed:
+    the source face was turned like this one (pipelines/turn.py), so all of a turned face can be taken."""
     le, re, nose, lm, rm = (np.asarray(p, np.float64) for p in landmarks)
     gap = float(np.hypot(*(re - le)))  # ~0.24 of the crop side on the template
     mouth = (lm + rm) / 2
     # A turned head's eye gap is foreshortened (0.15-0.17 on three-quarter and profile faces) while its
-    # eyes-to-mouth height is not: the face is sized by whichever is larger, in the template's proportion.
-    # Sized by the gap alone, a three-quarter face's region shrank to its nose and mouth (looked at).
-    size = max(gap, FACE_GAP_PER_HEIGHT * float(np.hypot(*(mouth - (le + re) / 2))))
+    # eyes-to-mouth height is not. With a source turned like it, the face is sized by whichever is larger,
+    # in the template's proportion (by the gap alone only its nose and mouth were swapped, the target's
+    # eyes kept beside them). An unturned source keeps the small region: a frontal face pasted whole
+    # over a profile put its eyes on the cheek (looked at, video frames).
+    size = max(gap, FACE_GAP_PER_HEIGHT * float(np.hypot(*(mouth - (le + re) / 2)))) if posed else gap
     if name == "face":
         return [(float((le[0] + re[0]) / 2), float(nose[1]) - 0.02, 1.02 * size, 1.38 * size)]
     if name == "eyes":
@@ -44,14 +47,14 @@ def region_ellipses(name: str, landmarks: np.ndarray) -> list[tuple[float, float
     raise ValueError(f"unknown region {name!r}; choose from {', '.join(REGIONS)}")
 
 
-def region_mask(regions: list[str] | tuple[str, ...], size: int, landmarks: np.ndarray | None = None) -> np.ndarray:
+def region_mask(regions: list[str] | tuple[str, ...], size: int, landmarks: np.ndarray | None = None, posed: bool = False) -> np.ndarray:
     """Union of the named regions -> (S, S) float32 mask in {0, 1}; landmarks: (5, 2) aligned
     landmarks in unit crop coordinates (default: the template)."""
     unknown = [r for r in regions if r not in REGIONS]
     if unknown or not regions:
         raise ValueError(f"unknown region(s) {unknown or regions}; choose from {', '.join(REGIONS)}")
     landmarks = CANONICAL_TEMPLATE if landmarks is None else landmarks
-    return ellipses_mask([e for name in regions for e in region_ellipses(name, landmarks)], size)
+    return ellipses_mask([e for name in regions for e in region_ellipses(name, landmarks, posed)], size)
 
 
 def outline_mask(outline: np.ndarray, size: int, margin: float = OUTLINE_MARGIN) -> np.ndarray:

@@ -185,7 +185,7 @@ def source_cells(opts: SwapOptions, size: int, grid: int, landmarks: np.ndarray 
     """(grid, grid) bool: the code cells of a target face that take the source's codes (and detail).
     landmarks: the target's (5, 2) landmarks in unit crop coordinates (None: the template);
     source_outline: a turned source's (K, 2) silhouette (SourceFace.outline): no cell past it."""
-    region = region_mask(opts.regions, size, landmarks)
+    region = region_mask(opts.regions, size, landmarks, posed=source_outline is not None)
     if source_outline is not None:
         region = region * outline_mask(source_outline, size, margin=0.0)
     return token_mask(region, grid)
@@ -571,7 +571,7 @@ class FaceSwapPipeline:
             if target_hi is None or target_hi.shape[0] != side:
                 target_hi = warp_to_crop(image, matrix_hi, side)
             face_hi = compose(face_image, source.detail(side), target_hi, cells, opts.detail)
-            region = region_mask(opts.regions, self.size, shape)
+            region = region_mask(opts.regions, self.size, shape, posed=source.outline is not None)
             pasted = region
             if silhouette is not None:  # nothing past the target's face
                 pasted = pasted * outline_mask(silhouette, self.size, margin=OUTLINE_MARGIN if source.outline is None else 0.0)

@@ -108,13 +108,18 @@ def test_grey_detection_and_conversion():
 
 
 def test_a_turned_face_region_is_sized_by_its_height():
-    """A three-quarter face's eye gap is foreshortened, its eyes-to-mouth height is not: its face
-    region is as large as a frontal face of that height, and a frontal face's is sized by its gap."""
+    """A three-quarter face's eye gap is foreshortened, its eyes-to-mouth height is not: with a source
+    turned like it (posed), its face region is as large as a frontal face of that height; with an
+    unturned source it keeps the small region (a frontal face pasted whole over a profile put its eyes
+    on the cheek); a frontal face's is sized by its gap either way."""
     frontal = np.array([[0.38, 0.47], [0.62, 0.47], [0.50, 0.61], [0.40, 0.72], [0.60, 0.72]])
     turned = frontal.copy()
     turned[:, 0] = 0.55 + 0.6 * (frontal[:, 0] - 0.5)  # squeezed sideways: gap 0.144, same height
-    ((_, _, rx_frontal, ry_frontal),) = region_ellipses("face", frontal)
-    ((_, _, rx_turned, ry_turned),) = region_ellipses("face", turned)
-    assert abs(rx_frontal - 1.02 * 0.24) < 1e-9  # frontal: the eye gap, as before
+    for posed in (False, True):
+        ((_, _, rx, _),) = region_ellipses("face", frontal, posed)
+        assert abs(rx - 1.02 * 0.24) < 1e-9  # frontal: the eye gap
+    ((_, _, rx, ry),) = region_ellipses("face", turned, posed=True)
     height = 0.25 * FACE_GAP_PER_HEIGHT
-    assert abs(rx_turned - 1.02 * height) < 1e-9 and abs(ry_turned - 1.38 * height) < 1e-9
+    assert abs(rx - 1.02 * height) < 1e-9 and abs(ry - 1.38 * height) < 1e-9
+    ((_, _, rx, _),) = region_ellipses("face", turned)
+    assert abs(rx - 1.02 * 0.144) < 1e-9
