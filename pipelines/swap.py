@@ -480,8 +480,8 @@ class FaceSwapPipeline:
                 if view.points is None:  # its mesh is known already: only the eyes are looked at
                     view.points = self.landmarks(view.hires, view.mesh[:, :2])
                 points = None if view.points is None else turned_points(turn, view.mesh, view.points)
-            out.append(SourceFace(face=view.face, crop=warp(view.crop, field), codes=None, decoded=None,
-                                  hires=warp(view.hires, field), pose=view.pose, points=points, outline=outline(turn.moved)))  # fmt: skip
+            out.append(SourceFace(face=view.face, crop=warp(view.crop, field), codes=None, decoded=None, hires=warp(view.hires, field),
+                                  pose=view.pose, points=points, outline=outline(turn.moved, hull=True)))  # fmt: skip
         return out
 
     def encode_pending(self, views: list[SourceFace]) -> list[SourceFace]:
