@@ -582,7 +582,7 @@ class FaceSwapPipeline:
             face_hi = compose(face_image, source.detail(side), target_hi, cells, opts.detail)
             region = region_mask(opts.regions, self.size, shape, posed=source.outline is not None)
             pasted = region
-            if silhouette is not None:  # nothing past the target's face
+            if silhouette is not None:  # nothing past the target's face (under a turned source: its hull, grown by no margin)
                 pasted = pasted * outline_mask(silhouette, self.size, margin=OUTLINE_MARGIN if source.outline is None else 0.0)
             if source.outline is not None:  # nor past a turned source's: its background lies there
                 pasted = pasted * outline_mask(source.outline, self.size, margin=0.0)
