@@ -80,10 +80,12 @@ def main(argv=None) -> int:
     print(f"{machine()}; {len(faces)} real faces, {n} samples per draw, top-k {args.top_k or 'none'}, {args.seeds} seeds\n")
     print(table(rows))
     first = args.prior[0].split("=", 1)[0]
-    paired = [{"prior": f"{name} - {first}", "mean difference, FD vs faces at 128": f"{np.mean(fd - per_seed[first]):+.4f}",
-               "standard error": f"{np.std(fd - per_seed[first], ddof=1) / np.sqrt(len(fd)):.4f}",
-               "lower in": f"{int(np.sum(fd < per_seed[first]))} of {len(fd)} seeds"}
-              for name, fd in list(per_seed.items())[1:]]  # fmt: skip
+    paired = []
+    for name, fd in list(per_seed.items())[1:]:
+        diff = fd - per_seed[first]  # (seeds,) this prior's FD minus the first's, draw by draw
+        paired.append({"prior": f"{name} - {first}", "mean difference, FD vs faces at 128": f"{diff.mean():+.4f}",
+                       "standard error": f"{diff.std(ddof=1) / np.sqrt(len(diff)):.4f}",
+                       "lower in": f"{int((diff < 0).sum())} of {len(diff)} seeds"})  # fmt: skip
     if paired:
         print(f"\npaired by seed against {first}:\n")
         print(table(paired))
