@@ -2,14 +2,18 @@
 
     python -m benchmarks.skin_tone [--weights DIR]
 
-The colour correction (pipelines/blend.py: color_transfer on region_core) should leave the swapped
-face's skin where the target's was. Measured in three skin patches of the face aligned at 128 by the
-target's own landmarks, well inside the swapped region (below each eye beside the nose, and the nose
-bridge): the mean LAB (OpenCV's 8-bit scale, L in 0-255) of the result minus the target's, averaged
-over the patches. The table gives the mean absolute difference per channel and its mean (the bias:
-positive L = the swapped face is lighter than the target's).
+The colour correction (pipelines/blend.py: color_transfer on region_core, its mean lightness from
+skin_core) should leave the swapped face's skin where the target's was. Measured in three skin
+patches of the face aligned at 128 by the target's own landmarks, well inside the swapped region
+(below each eye beside the nose, and the nose bridge): the mean LAB (OpenCV's 8-bit scale, L in
+0-255) of the result minus the target's, averaged over the patches. The table gives the mean
+absolute difference per channel and its mean (the bias: positive L = the swapped face is lighter
+than the target's), and the mean CIE76 colour difference dE* (in CIELAB units, where L* is 100/255
+of OpenCV's L: about 2.3 is a just-noticeable difference).
 
-Photos: 4 sources onto the 10 large-face photos (benchmarks/swap_realism.py). Video frames: every
+Photos: 4 sources onto the 10 large-face photos (benchmarks/swap_realism.py), and onto 3 photos in
+coloured or dim light (a dark-skinned woman under pink light with a toothy smile, a dark movie still,
+a red-carpet flash photo), where a pale source has come out pale. Video frames: every
 15th frame of the hamilton clip (first 20) and every 25th of the singer clip (first 12), with
 woman_redhair_wide.jpg as the source, swapped as photos. expression=target throughout, as a video is.
 """
@@ -29,6 +33,7 @@ from .common import PHOTOS, VIDEOS, machine, table
 from .swap_realism import REALISM_PHOTOS, VIDEO_SOURCE, frames
 
 SOURCES = ["woman_redhair_wide.jpg", "man_laughing_closeup.png", "man_sports_jersey.jpg", "woman_looking_down.jpg"]
+HARD_LIGHT = ["woman_pink_hat_arm_raised.jpg", "man_movie_still_dark.png", "two_people_red_carpet.jpg"]
 CLIP_FRAMES = [("stage_speech_hamilton_clip.mp4", 15, 20), ("singer_music_video_720p.mp4", 25, 12)]  # (clip, every, how many)
 # (x0, y0, x1, y1) in unit coordinates of the aligned crop: the cheeks under the eyes, the nose bridge
 PATCHES = [(0.34, 0.50, 0.43, 0.58), (0.57, 0.50, 0.66, 0.58), (0.45, 0.40, 0.55, 0.48)]
@@ -73,13 +78,16 @@ def main(argv=None) -> int:
     print(machine(), "\n")
     sets = {
         "photos (4 sources x 10 targets)": differences(pipe, SOURCES, [(n, load_image(PHOTOS / n)) for n in REALISM_PHOTOS]),
+        "photos in coloured or dim light (4 x 3)": differences(pipe, SOURCES, [(n, load_image(PHOTOS / n)) for n in HARD_LIGHT]),
         "video frames (hamilton, singer)": differences(pipe, [VIDEO_SOURCE], [(c[0], f) for c in CLIP_FRAMES for f in clip_frames(*c)]),
     }
     rows = []
     for name, d in sets.items():
         error, bias = np.abs(d).mean(0), d.mean(0)
+        # CIE76 colour difference: OpenCV's 8-bit L is L* x 255 / 100, its a and b are a* and b* + 128
+        delta_e = np.sqrt((d[:, 0] * 100 / 255) ** 2 + d[:, 1] ** 2 + d[:, 2] ** 2).mean()
         rows.append({"set": name, "pairs": len(d), "abs dL": error[0], "abs da": error[1], "abs db": error[2],
-                     "bias L": bias[0], "bias a": bias[1], "bias b": bias[2]})  # fmt: skip
+                     "bias L": bias[0], "bias a": bias[1], "bias b": bias[2], "mean dE*": delta_e})  # fmt: skip
     print(table(rows, "Skin tone: result minus target in the face's skin patches (LAB, 0-255)"))
     return 0
 

@@ -31,6 +31,7 @@ from .blend import (
     outline_mask,
     region_core,
     region_mask,
+    skin_core,
     to_grey,
     token_boundary,
     token_mask,
@@ -590,7 +591,8 @@ class FaceSwapPipeline:
             first = weights if first is None else first
             if opts.color_correction:  # statistics at crop size (the same numbers, a fraction of the work), off the region's rim
                 core = region_core(region)  # of the region as placed (clipped, it moved the photos' skin tone off by 0.5 levels)
-                colored = color_transfer(face_hi, target_hi, core, resize(face_hi, self.size), crop, core)
+                skin = skin_core(region, shape)  # the mean lightness from the skin alone: no teeth, no whites of the eyes
+                colored = color_transfer(face_hi, target_hi, core, resize(face_hi, self.size), crop, lightness_mask=skin)
             else:
                 colored = face_hi
             if keep is not None:  # after the colour correction: the target's own teeth keep the target's own colours

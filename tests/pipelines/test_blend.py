@@ -16,6 +16,7 @@ from pipelines.blend import (
     region_core,
     region_ellipses,
     region_mask,
+    skin_core,
     to_grey,
     token_mask,
 )
@@ -123,3 +124,23 @@ def test_a_turned_face_region_is_sized_by_its_height():
     assert abs(rx - 1.02 * height) < 1e-9 and abs(ry - 1.38 * height) < 1e-9
     ((_, _, rx, _),) = region_ellipses("face", turned)
     assert abs(rx - 1.02 * 0.144) < 1e-9
+
+
+def test_lightness_from_the_skin_is_not_moved_by_the_targets_teeth():
+    """A target smiling with bright teeth, a source with a closed mouth: the core's mean lightness
+    has the teeth in it and puts the swapped skin lighter than the target's; the skin's does not."""
+    region = region_mask(["face"], 128)
+    core, skin = region_core(region), skin_core(region)
+    assert np.all(skin <= core) and 0.25 < skin.sum() / core.sum() < 0.8
+    mouth = region_mask(["mouth"], 128) * core > 0
+    source = np.full((128, 128, 3), (225, 190, 170), np.uint8)  # pale skin, mouth closed
+    target = np.full((128, 128, 3), (110, 70, 55), np.uint8)  # dark skin ...
+    target[mouth] = (245, 245, 240)  # ... and a toothy smile
+    skin_l = lab_statistics(target, skin)[0][0]
+
+    def lightness_error(lightness_mask):
+        out = color_transfer(source, target, core, lightness_mask=lightness_mask)
+        return abs(lab_statistics(out, skin)[0][0] - skin_l)
+
+    assert lightness_error(skin) < 2.0
+    assert lightness_error(None) > 10.0
