@@ -13,8 +13,8 @@ of OpenCV's L: about 2.3 is a just-noticeable difference).
 
 Photos: 4 sources onto the 10 large-face photos (benchmarks/swap_realism.py), and onto 3 photos in
 coloured or dim light (a dark-skinned woman under pink light with a toothy smile, a dark movie still,
-a red-carpet flash photo), where a pale source has come out pale. Video frames: every
-15th frame of the hamilton clip (first 20) and every 25th of the singer clip (first 12), with
+a red-carpet flash photo), where a pale source had come out light on a dark face. Video frames:
+every 15th frame of the hamilton clip (first 20) and every 25th of the singer clip (first 12), with
 woman_redhair_wide.jpg as the source, swapped as photos. expression=target throughout, as a video is.
 """
 
