@@ -9,6 +9,8 @@ own eye gap.
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -125,6 +127,18 @@ def region_core(mask: np.ndarray, rim: float = 0.2) -> np.ndarray:
     return cv2.erode(sel.astype(np.float32), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
 
 
+FEATURES = ("eyes", "brows", "mouth")  # what is not skin inside a face region (skin_core)
+
+
+@functools.lru_cache(maxsize=4)
+def template_features(size: int) -> np.ndarray:
+    """(S, S) read-only mask of FEATURES on the template: the same for every face, so made once (a
+    video asks for it every frame)."""
+    mask = region_mask(FEATURES, size)
+    mask.setflags(write=False)
+    return mask
+
+
 def skin_core(region: np.ndarray, landmarks: np.ndarray | None = None) -> np.ndarray:
     """(S, S) region mask -> its core (region_core) without the eyes, brows and mouth, placed both on
     the target's (5, 2) aligned landmarks and on the template (where an aligned source's features
@@ -133,9 +147,7 @@ def skin_core(region: np.ndarray, landmarks: np.ndarray | None = None) -> np.nda
     made the swapped skin come out lighter than hers, pale against dark skin. (The whole core, the
     lips' red in it, stays the place for the colour: from the skin alone, the skin patches'
     colour error rose, 0.64 -> 1.29 levels of a; benchmarks/RESULTS.md, Skin tone.)"""
-    size = region.shape[0]
-    features = ("eyes", "brows", "mouth")
-    features_mask = np.maximum(region_mask(features, size, landmarks), region_mask(features, size))
+    features_mask = np.maximum(region_mask(FEATURES, region.shape[0], landmarks), template_features(region.shape[0]))
     skin = region_core(region) * (1.0 - features_mask)
     return skin if (skin > 0.5).sum() >= 0.25 * (region > 0.5).sum() else region_core(region)
 
