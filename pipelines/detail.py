@@ -14,6 +14,14 @@ fine level (and what the codebook could not hold) is the source's own; outside t
 target's, so the target's skin, hair and background stay pixel-sharp. At detail 0 the face is the
 decoder's alone, upsampled. No sharpening filter is involved: every added frequency is measured
 from a photo.
+
+At detail 1 the formula regroups as the source's pixels plus the decoder's seam:
+
+    face_P = w * (A_P + up(G(Z_swap) - G(Z_A))) + (1 - w) * B_P
+
+Inside A's cells, away from their edge, G(Z_swap) = G(Z_A) (the same codes, and the decoder sees a few
+cells around each): the seam term is the decoder's work where A's codes meet B's. A video computes it
+on some frames and carries it to the next few of the same face (pipelines/video.py).
 """
 
 from __future__ import annotations
@@ -57,6 +65,25 @@ def source_detail(decoded_source: np.ndarray, source_hi: np.ndarray, side: int) 
     out = resize(source_hi, side).astype(np.float32)
     out -= resize(decoded_source.astype(np.float32), side)
     return out
+
+
+def seam(decoded_swap: np.ndarray, decoded_source: np.ndarray) -> np.ndarray:
+    """G(Z_swap) - G(Z_A): (S, S, 3) uint8 each -> (S, S, 3) float32, near zero away from the edge of
+    A's cells."""
+    return decoded_swap.astype(np.float32) - decoded_source.astype(np.float32)
+
+
+def compose_with_seam(source_hi: np.ndarray, seam_crop: np.ndarray, target_hi: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+    """compose at detail 1, written with the seam (module docstring): source_hi, target_hi (P, P, 3)
+    uint8 A_P and B_P; seam_crop (S, S, 3) float32 (seam); tokens (h, w) bool -> (P, P, 3) uint8."""
+    side = target_hi.shape[0]
+    target = target_hi.astype(np.float32)
+    face = resize(seam_crop, side)
+    face += source_hi
+    face -= target
+    face *= cell_weights(tokens, side)
+    face += target  # w * (A_P + up(seam)) + (1 - w) * B_P
+    return np.clip(face + 0.5, 0, 255).astype(np.uint8)
 
 
 def compose(

@@ -36,7 +36,7 @@ from .blend import (
     token_boundary,
     token_mask,
 )
-from .detail import OVERSAMPLE, compose, detail_side, resize, source_detail
+from .detail import OVERSAMPLE, compose, compose_with_seam, detail_side, resize, source_detail
 from .device import choose_device
 from .expression import MouthInside, expression_field, kept_from_target, warp
 from .faces import (
@@ -500,7 +500,7 @@ class FaceSwapPipeline:
 
     @torch.no_grad()
     def wear_expression(self, views: list[SourceFace], targets_hi: list[np.ndarray] | None, opts: SwapOptions,
-                        target_meshes: list[np.ndarray | None] | None = None):  # fmt: skip
+                        target_meshes: list[np.ndarray | None] | None = None, encode: bool = True):  # fmt: skip
         """Each source view warped to its target's expression (pipelines/expression.py), and what of
         each target stays (MouthInside: the inside of its mouth, or None). targets_hi: the targets
         aligned at their detail side P (target_detail / align_at_detail) -> (views, keeps).
@@ -511,10 +511,12 @@ class FaceSwapPipeline:
         A warped view is a source face in its own right: its crop is encoded and its codes decoded, so
         the detail formula (pipelines/detail.py) adds back exactly the warped face's fine detail and
         the expression holds at every `detail` setting. A face the landmark model does not see keeps
-        the source's expression."""
+        the source's expression. encode=False: the warped views are left waiting for their codes
+        (encode_pending), for a caller that encodes only some of them (a video's key frames)."""
         parts = EXPRESSIONS[opts.expression]
+        finish = self.encode_pending if encode else list
         if not parts:
-            return self.encode_pending(views), [None] * len(views)
+            return finish(views), [None] * len(views)
         posed, keeps = [], []
         for i, (view, target_hi) in enumerate(zip(views, targets_hi, strict=True)):
             if view.points is None:
@@ -538,7 +540,7 @@ class FaceSwapPipeline:
                 crop = inlay(crop, resize(keep.pixels, self.size), resize(keep.weights, self.size))
             posed.append(SourceFace(face=view.face, crop=crop, codes=None, decoded=None, hires=hires, pose=view.pose, outline=view.outline))
             keeps.append(keep)
-        return self.encode_pending(posed), keeps
+        return finish(posed), keeps
 
     def decode(self, swap: torch.Tensor) -> list[np.ndarray]:
         """G(Z_swap): (N, h, w) codes -> [(S, S, 3) uint8]."""
@@ -548,7 +550,7 @@ class FaceSwapPipeline:
         self,
         image: np.ndarray,
         aligned: list[tuple[np.ndarray, np.ndarray]],
-        decoded: list[np.ndarray],
+        decoded: list[np.ndarray] | None,
         opts: SwapOptions,
         sources: list[SourceFace],
         tokens: np.ndarray,
@@ -558,6 +560,7 @@ class FaceSwapPipeline:
         hires: list[np.ndarray] | None = None,
         keeps: list[MouthInside | None] | None = None,
         outlines: list[np.ndarray | None] | None = None,
+        seams: list[np.ndarray] | None = None,
     ):
         """Compose each face at the photo's resolution, colour-correct it to its target and paste it
         back into a copy of image.
@@ -567,20 +570,27 @@ class FaceSwapPipeline:
         mark_strength: the watermark's (video frames: watermark.VIDEO_STRENGTH); hires: the targets
         already aligned at their detail side (align_at_detail), else they are warped here; keeps: per
         face, the inside of the target's mouth at side P (wear_expression), or None; outlines: per face,
-        its (K, 2) silhouette in unit crop coordinates (outline(target_meshes)), which clips the region
+        its (K, 2) silhouette in unit crop coordinates (outline(target_meshes)), which clips the region;
+        seams: per face, G(Z_swap) - G(Z_A) (S, S, 3) float32 (pipelines/detail.py, seam), given instead
+        of `decoded` (None) at detail 1, where a video carries a key frame's to the frames after it
         -> (image, blend weights (S, S) of the first face, in crop space)."""
         out, first = image, None
+        decoded = [None] * len(aligned) if decoded is None else decoded
+        seams = [None] * len(aligned) if seams is None else seams
         hires = hires or [None] * len(aligned)
         keeps = keeps or [None] * len(aligned)
         outlines = outlines or [None] * len(aligned)
-        for (crop, matrix), face_image, source, cells, shape, target_hi, keep, silhouette in zip(
-            aligned, decoded, sources, tokens, shapes, hires, keeps, outlines, strict=True
+        for (crop, matrix), face_image, seam_crop, source, cells, shape, target_hi, keep, silhouette in zip(
+            aligned, decoded, seams, sources, tokens, shapes, hires, keeps, outlines, strict=True
         ):
             side = detail_side(native_crop_side(matrix, self.size), self.size, oversample)
             matrix_hi = matrix * (side / self.size)  # image -> P x P crop
             if target_hi is None or target_hi.shape[0] != side:
                 target_hi = warp_to_crop(image, matrix_hi, side)
-            face_hi = compose(face_image, source.detail(side), target_hi, cells, opts.detail)
+            if seam_crop is None:
+                face_hi = compose(face_image, source.detail(side), target_hi, cells, opts.detail)
+            else:
+                face_hi = compose_with_seam(source.sized(side), seam_crop, target_hi, cells)
             region = region_mask(opts.regions, self.size, shape, posed=source.outline is not None)
             pasted = region
             if silhouette is not None:  # nothing past the target's face (under a turned source: its hull, grown by no margin)

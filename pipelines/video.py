@@ -28,6 +28,7 @@ from models import WeightsError
 
 from . import watermark
 from .credentials import Made, sign_in_place
+from .detail import seam
 from .faces import align_face, transform_points
 from .images import ImageError
 from .precision import fast_inference
@@ -114,14 +115,20 @@ def probe(path: Path, limits: VideoLimits) -> dict:
     return meta
 
 
+# A face's VQGAN pass (its encode, the warped source's encode and decode, the swap's decode) is run
+# on every MODEL_EVERY-th frame, and its seam carried to the frames between (key_faces).
+MODEL_EVERY = 3
+
+
 class VideoSwapPipeline:
-    def __init__(self, swapper: FaceSwapPipeline, limits: VideoLimits | None = None):
+    def __init__(self, swapper: FaceSwapPipeline, limits: VideoLimits | None = None, model_every: int = MODEL_EVERY):
         self.swapper = swapper
         self.limits = limits or VideoLimits()
+        self.model_every = model_every  # frames of a face per VQGAN pass (key_faces)
 
     @classmethod
-    def from_pretrained(cls, root=None, limits: VideoLimits | None = None) -> VideoSwapPipeline:
-        return cls(FaceSwapPipeline.from_pretrained(root), limits)
+    def from_pretrained(cls, root=None, limits: VideoLimits | None = None, model_every: int = MODEL_EVERY) -> VideoSwapPipeline:
+        return cls(FaceSwapPipeline.from_pretrained(root), limits, model_every)
 
     @torch.no_grad()
     def __call__(
@@ -198,7 +205,8 @@ class VideoSwapPipeline:
         next(reader)
 
         def to_swap(ready) -> list[tuple[np.ndarray, list[Tracked]]]:  # the smoother's frames -> (frame, its faces to swap)
-            return [(frame, [Tracked(smoothed[i], mesh) for i, mesh in meshes.items()]) for (frame, meshes), smoothed in ready]
+            return [(frame, [Tracked(smoothed[i], mesh, i, shot) for i, mesh in meshes.items()])
+                    for (frame, meshes, shot), smoothed in ready]  # fmt: skip
 
         def flush():
             for frame in self.swap_batch(pending, source, opts, job):
@@ -218,7 +226,8 @@ class VideoSwapPipeline:
                 tracks = tracker.update(frame)
                 chosen = chooser(tracks)
                 # every track feeds the smoother (its fit uses neighbouring frames); only the chosen are swapped
-                ready = smoother.push((frame, {tr.id: tr.mesh for tr in chosen}), {tr.id: tr.landmarks for tr in tracks}, tracker.shot)
+                payload = (frame, {tr.id: tr.mesh for tr in chosen}, tracker.shot)
+                ready = smoother.push(payload, {tr.id: tr.landmarks for tr in tracks}, tracker.shot)
             job.frames += 1
             if job.frames > self.limits.max_frames:
                 raise VideoError(f"{video.name}: more than {self.limits.max_frames} frames, over the limit")
@@ -232,51 +241,83 @@ class VideoSwapPipeline:
 
     def swap_batch(self, pending: list[tuple[np.ndarray, list[Tracked]]], source: SourceFace, opts: SwapOptions,
                    job: VideoJob) -> list[np.ndarray]:  # fmt: skip
-        """[(frame, its tracked faces to swap)] -> the frames with those faces swapped. All the batch's
-        faces go through the VQGAN together; each face is warped once, at its detail side."""
+        """[(frame, its tracked faces to swap)] -> the frames with those faces swapped. Each face is warped
+        once, at its detail side, and wears its frame's expression; the VQGAN runs on the key faces
+        (key_faces) all together, and every face is composed with its key's seam (pipelines/detail.py)."""
         sw, times = self.swapper, job.times
         with times("align"):
             faces = [BatchFace(i, face, *align_at_detail(frame, face.landmarks, sw.size, 1.0)) for i, (frame, tracked) in enumerate(pending)
                      for face in tracked]  # fmt: skip
         if faces:
             with times("vqgan"):
-                with fast_inference(sw.device):  # bf16 where the CPU has bf16 units (pipelines/precision.py)
-                    codes = sw.encode([f.crop for f in faces])
                 views, pose_warnings = sw.views_for(source, [f.tracked.landmarks for f in faces])
                 job.warnings.update(dict.fromkeys(pose_warnings))
+            # at detail 1 the decoder's part of a face is its seam, which changes slowly: carried over a few frames
+            every = self.model_every if opts.detail >= 1 and not opts.harmonize else 1
+            key_of = key_faces([(f.tracked.track, f.tracked.shot, id(v)) for f, v in zip(faces, views, strict=True)], every)
+            keys = sorted(set(key_of))
             shapes = [crop_landmarks(f.tracked.landmarks, f.matrix, sw.size) for f in faces]
             with times("expression"), fast_inference(sw.device):  # the tracker's meshes, where it ran
                 meshes = sw.target_meshes([f.hires for f in faces], shapes, [f.mesh_in_hires() for f in faces])
                 # no turn to the target's pose here (pipelines/turn.py): measured on the repo's clips it cost the
                 # eye-opening figure (hamilton 0.54 against 0.74 by the mesh); photos only for now
-                views, keeps = sw.wear_expression(views, [f.hires for f in faces], opts, meshes)
+                views, keeps = sw.wear_expression(views, [f.hires for f in faces], opts, meshes, encode=False)
             with times("vqgan"):
-                swap, tokens = sw.exchange_codes(torch.stack([v.codes for v in views]), codes, opts, shapes)
+                with fast_inference(sw.device):  # bf16 where the CPU has bf16 units (pipelines/precision.py)
+                    sw.encode_pending([views[k] for k in keys])
+                    codes = sw.encode([faces[k].crop for k in keys])
+                swap, key_tokens = sw.exchange_codes(torch.stack([views[k].codes for k in keys]), codes, opts, [shapes[k] for k in keys])
                 with fast_inference(sw.device):
                     decoded = sw.decode(swap)
+            at = {k: j for j, k in enumerate(keys)}  # a key face -> its place among the keys
+            tokens = key_tokens[[at[k] for k in key_of]]  # each face takes its key's cells, which its seam belongs to
+            if every > 1:
+                key_seams = [seam(d, views[k].decoded) for k, d in zip(keys, decoded, strict=True)]
+                seams, decoded = [key_seams[at[k]] for k in key_of], None
+            else:
+                seams = None
         out = []
         for fi, (frame, _) in enumerate(pending):
             mine = [k for k, face in enumerate(faces) if face.frame == fi]  # this frame's faces
             if mine:
                 with times("blend"):
                     frame, _ = sw.blend(
-                        frame, [(faces[k].crop, faces[k].matrix) for k in mine], [decoded[k] for k in mine], opts,
-                        [views[k] for k in mine], tokens[mine], [shapes[k] for k in mine], oversample=1.0,
+                        frame, [(faces[k].crop, faces[k].matrix) for k in mine], None if decoded is None else [decoded[k] for k in mine],
+                        opts, [views[k] for k in mine], tokens[mine], [shapes[k] for k in mine], oversample=1.0,
                         mark_strength=watermark.VIDEO_STRENGTH, hires=[faces[k].hires for k in mine], keeps=[keeps[k] for k in mine],
-                        outlines=[outline(meshes[k]) for k in mine],
+                        outlines=[outline(meshes[k]) for k in mine], seams=None if seams is None else [seams[k] for k in mine],
                     )  # fmt: skip
                 job.with_faces += 1
             out.append(frame)
         return out
 
 
+def key_faces(faces: list[tuple[int, int, int]], every: int) -> list[int]:
+    """Which face of a batch each face takes its seam from: (track id, shot, source view) of each face,
+    in frame order -> for each, the index of its key face (itself, if it is one). A face is a key when
+    it is the first of its track in the batch, `every` frames after its track's last key, or when its
+    shot or its source view (mirrored or not) changed since that key."""
+    last: dict[int, tuple[int, int]] = {}  # track -> (index of its latest key, the track's faces since, the key's included)
+    key_of = []
+    for i, (track, shot, view) in enumerate(faces):
+        k, since = last.get(track, (-1, 0))
+        if k < 0 or since >= every or faces[k][1:] != (shot, view):
+            k, since = i, 0
+        last[track] = (k, since + 1)
+        key_of.append(k)
+    return key_of
+
+
 @dataclass
 class Tracked:
-    """A face of a frame to swap, as tracked: its smoothed landmarks, and the face mesh the tracker
-    ran on this frame (pipelines/landmarks.py), if it did, so the expression need not run it again."""
+    """A face of a frame to swap, as tracked: its smoothed landmarks, the face mesh the tracker ran on
+    this frame (pipelines/landmarks.py), if it did, so the expression need not run it again, and who and
+    in which shot it is (a key face's seam is carried only within a track and a shot)."""
 
     landmarks: np.ndarray  # (5, 2) frame pixels
     mesh: np.ndarray | None  # (468, 2) frame pixels
+    track: int = 0  # the tracker's id of this person
+    shot: int = 0  # the tracker's count of cuts before this frame
 
 
 @dataclass
@@ -365,6 +406,8 @@ def main(argv=None) -> int:
     add_swap_arguments(p)
     p.add_argument("--detect-every", type=int, default=3, help="run the detector every k-th frame; track in between")
     p.add_argument("--no-smoothing", action="store_true")
+    p.add_argument("--model-every", type=int, default=MODEL_EVERY,
+                   help="run the VQGAN on every k-th frame of a face and carry its seam between (at detail 1; 1: every frame)")  # fmt: skip
     p.add_argument("--max-seconds", type=float, default=VideoLimits.max_seconds)
     p.add_argument("--max-frames", type=int, default=VideoLimits.max_frames)
     p.add_argument("--max-megapixels", type=float, default=VideoLimits.max_pixels / 1e6)
@@ -380,7 +423,9 @@ def main(argv=None) -> int:
 
     try:
         options.validate()
-        pipe = VideoSwapPipeline.from_pretrained(args.weights, limits)
+        if args.model_every < 1:
+            raise ValueError(f"--model-every must be 1 or more, got {args.model_every}")
+        pipe = VideoSwapPipeline.from_pretrained(args.weights, limits, args.model_every)
         r = pipe(
             args.source,
             args.video,

@@ -11,8 +11,10 @@ from PIL import Image
 
 from pipelines import NoFaceError
 from pipelines.blend import region_mask
+from pipelines.detail import cell_weights, compose, compose_with_seam, detail_side, seam
+from pipelines.faces import alignment_matrix, native_crop_side, warp_to_crop
 from pipelines.images import ImageError, load_image
-from pipelines.swap import main
+from pipelines.swap import SwapOptions, main
 
 from ..conftest import ROOT, photo
 
@@ -204,6 +206,27 @@ def test_detail_is_composed_at_the_photo_resolution(pipe, pair):
 
     matrix = __import__("pipelines.faces", fromlist=["alignment_matrix"]).alignment_matrix(face.landmarks, pipe.size)
     assert detail_side(native_crop_side(matrix, pipe.size), pipe.size) > pipe.size
+
+
+def test_the_seam_form_of_full_detail_is_the_same_face(pipe, pair):
+    """At detail 1, the source's pixels plus the decoder's seam (what a video carries between key
+    frames) compose the same face as the detail formula, to rounding; and the seam is the decoder's
+    work at the edge of the source's cells: near zero deep inside them."""
+    source, target = pair
+    r = pipe(source, target, expression="source")
+    face = r.target_faces[0]
+    view = pipe.views_for(pipe.choose_source(source, SwapOptions()), [face.landmarks])[0][0]
+    assert np.array_equal(view.codes.cpu().numpy(), r.posed_codes[0])  # the view the swap used
+    matrix = alignment_matrix(face.landmarks, pipe.size)
+    side = detail_side(native_crop_side(matrix, pipe.size), pipe.size)
+    target_hi = warp_to_crop(target, matrix * (side / pipe.size), side)
+    full = compose(r.decoded[0], view.detail(side), target_hi, r.token_mask, 1.0).astype(int)
+    carried = seam(r.decoded[0], view.decoded)
+    assert np.abs(compose_with_seam(view.sized(side), carried, target_hi, r.token_mask).astype(int) - full).max() <= 2
+    weights = cell_weights(r.token_mask, pipe.size)[..., 0]
+    inside, edge = weights > 0.999, (weights > 0.05) & (weights <= 0.999)
+    assert inside.any() and edge.any()
+    assert np.abs(carried[inside]).mean() < 0.5 * np.abs(carried[edge]).mean()
 
 
 def test_mouth_expression_leaves_the_sources_eyes(pipe, pair):
