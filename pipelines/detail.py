@@ -78,8 +78,8 @@ def compose_with_seam(source_hi: np.ndarray, seam_crop: np.ndarray, target_hi: n
     uint8 A_P and B_P; seam_crop (S, S, 3) float32 (seam); tokens (h, w) bool -> (P, P, 3) uint8."""
     side = target_hi.shape[0]
     target = target_hi.astype(np.float32)
-    face = resize(seam_crop, side)
-    face += source_hi
+    face = source_hi.astype(np.float32)
+    face += resize(seam_crop, side)  # (resize returns seam_crop itself at P = S: it is shared by frames, not written to)
     face -= target
     face *= cell_weights(tokens, side)
     face += target  # w * (A_P + up(seam)) + (1 - w) * B_P

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import queue
 import sys
 import threading
 import time
@@ -117,7 +118,7 @@ def probe(path: Path, limits: VideoLimits) -> dict:
 
 # A face's VQGAN pass (its encode, the warped source's encode and decode, the swap's decode) is run
 # on every MODEL_EVERY-th frame, and its seam carried to the frames between (key_faces).
-MODEL_EVERY = 3
+MODEL_EVERY = 4
 
 
 class VideoSwapPipeline:
@@ -252,11 +253,11 @@ class VideoSwapPipeline:
             with times("vqgan"):
                 views, pose_warnings = sw.views_for(source, [f.tracked.landmarks for f in faces])
                 job.warnings.update(dict.fromkeys(pose_warnings))
+            shapes = [crop_landmarks(f.tracked.landmarks, f.matrix, sw.size) for f in faces]
             # at detail 1 the decoder's part of a face is its seam, which changes slowly: carried over a few frames
             every = self.model_every if opts.detail >= 1 and not opts.harmonize else 1
             key_of = key_faces([(f.tracked.track, f.tracked.shot, id(v)) for f, v in zip(faces, views, strict=True)], every)
             keys = sorted(set(key_of))
-            shapes = [crop_landmarks(f.tracked.landmarks, f.matrix, sw.size) for f in faces]
             with times("expression"), fast_inference(sw.device):  # the tracker's meshes, where it ran
                 meshes = sw.target_meshes([f.hires for f in faces], shapes, [f.mesh_in_hires() for f in faces])
                 # no turn to the target's pose here (pipelines/turn.py): measured on the repo's clips it cost the
@@ -296,12 +297,19 @@ def key_faces(faces: list[tuple[int, int, int]], every: int) -> list[int]:
     """Which face of a batch each face takes its seam from: (track id, shot, source view) of each face,
     in frame order -> for each, the index of its key face (itself, if it is one). A face is a key when
     it is the first of its track in the batch, `every` frames after its track's last key, or when its
-    shot or its source view (mirrored or not) changed since that key."""
+    shot or its source view (mirrored or not) changed since that key.
+
+    The faces between take their key's code cells with its seam (a seam belongs to its cells' edge).
+    Not a key where only the cells changed: a cell on the region's rim flips with the landmarks' jitter
+    (69% of the singer clip's faces would be keys, 37% without), and held for a few frames it flickers
+    less; against the VQGAN on every frame that leaves hamilton's frames within 42 dB (5th
+    percentile 46, mean 61; benchmarks/RESULTS.md, Video)."""
     last: dict[int, tuple[int, int]] = {}  # track -> (index of its latest key, the track's faces since, the key's included)
     key_of = []
-    for i, (track, shot, view) in enumerate(faces):
+    for i, face in enumerate(faces):
+        track = face[0]
         k, since = last.get(track, (-1, 0))
-        if k < 0 or since >= every or faces[k][1:] != (shot, view):
+        if k < 0 or since >= every or faces[k][1:] != face[1:]:
             k, since = i, 0
         last[track] = (k, since + 1)
         key_of.append(k)
@@ -375,6 +383,40 @@ class TrackChooser:
 X264_PRESET = "ultrafast"
 
 
+class WriterThread:
+    """An ffmpeg writer fed from a thread of its own: sending a frame blocks until ffmpeg has taken it
+    from the pipe, time the swap can use instead (frames are queued, at most `depth` of them). An
+    error of ffmpeg's is raised by the next send or by close."""
+
+    def __init__(self, writer, depth: int = 4):
+        self.writer, self.queue, self.error = writer, queue.Queue(depth), None
+        self.thread = threading.Thread(target=self._run, name="video-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while (frame := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self.writer.send(frame)
+                except BaseException as e:  # kept for the caller's thread; the queue is still drained
+                    self.error = e
+
+    def send(self, frame: np.ndarray) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(frame)
+
+    def close(self) -> None:
+        """Wait for the queued frames to be written, then finish the file."""
+        self.queue.put(None)
+        self.thread.join()
+        try:
+            if self.error is not None:
+                raise self.error
+        finally:
+            self.writer.close()
+
+
 def open_writer(path: Path, meta: dict, video: Path):
     """A started ffmpeg writer of an H.264 MP4 at the input's size and frame rate, with its audio (if any)."""
     has_audio = "audio_codec" in meta
@@ -393,7 +435,7 @@ def open_writer(path: Path, meta: dict, video: Path):
                        "-metadata", f"comment={labels()['Comment']}", "-metadata", f"encoder={labels()['Software']}"],
     )  # fmt: skip
     writer.send(None)  # start ffmpeg
-    return writer
+    return WriterThread(writer)
 
 
 def main(argv=None) -> int:

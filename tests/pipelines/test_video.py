@@ -14,7 +14,7 @@ from pipelines.faces import align_face, detect_faces
 from pipelines.provenance import check
 from pipelines.swap import SwapOptions
 from pipelines.tracking import FaceTracker, ShotSmoother
-from pipelines.video import Cancelled, TrackChooser, VideoError, VideoJob, VideoLimits, VideoSwapPipeline, key_faces, probe
+from pipelines.video import MODEL_EVERY, Cancelled, TrackChooser, VideoError, VideoJob, VideoLimits, VideoSwapPipeline, key_faces, probe
 from pipelines.video import main as video_main
 
 from ..conftest import VIDEOS, photo
@@ -139,21 +139,22 @@ def test_key_faces_follow_tracks_shots_and_source_views():
 
 
 def test_carried_seams_keep_every_frame_the_decoders(swapper):
-    """The VQGAN run on every 3rd frame of a face, its seam carried between: in the pixels the swap
-    changes, every frame is within 45 dB of the one the model run on each frame makes (the seam
-    dropped altogether: 42.8-44 dB; x264's own change at CRF 20 is about 43), and not the same (the
-    carried path ran)."""
+    """The VQGAN run on every MODEL_EVERY-th frame of a face, its seam carried between: in the pixels
+    the swap changes, every frame is within 45 dB of the one the model run on each frame makes (the
+    seam dropped altogether: 42.8-44 dB; x264's own change at CRF 20 is about 43), and not the same
+    (the carried path ran)."""
     opts = SwapOptions(expression="target")
     frames = {}
-    for every in (1, 3):
+    for every in (1, MODEL_EVERY):
         pipe = VideoSwapPipeline(swapper, model_every=every)
         source = swapper.choose_source(swapper.load(photo("man_portrait_flags_720p.jpg"), "source"), opts)
         job, sink = VideoJob(0, 0, 1), Frames()
         pipe.swap_frames(SHORT, probe(SHORT, VideoLimits()), sink, source, opts, TrackChooser("all"), job, 3, 8, True, None, None)
         frames[every] = sink.frames
-    assert len(frames[1]) == len(frames[3]) == 66
+    assert MODEL_EVERY > 1 and len(frames[1]) == len(frames[MODEL_EVERY]) == 66
     psnr = []
-    for raw, every, carried in zip(list(imageio_ffmpeg.read_frames(str(SHORT)))[1:], frames[1], frames[3], strict=True):  # [0]: metadata
+    inputs = list(imageio_ffmpeg.read_frames(str(SHORT)))[1:]  # [0]: metadata
+    for raw, every, carried in zip(inputs, frames[1], frames[MODEL_EVERY], strict=True):
         changed = np.any(every != np.frombuffer(raw, np.uint8).reshape(every.shape), axis=2)
         if changed.any():
             psnr.append(10 * np.log10(255**2 / max(((every[changed].astype(float) - carried[changed]) ** 2).mean(), 1e-10)))
