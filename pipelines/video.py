@@ -6,6 +6,12 @@ Frames stream from ffmpeg (imageio-ffmpeg's binary) through the face tracker and
 batches and back into an H.264 (yuv420p) MP4 with the input's frame rate, size and audio; memory
 does not grow with the video's length. The output is written to a temporary file beside OUT and
 renamed when complete, so a failure or a cancel leaves nothing behind.
+
+Every frame's face is warped to the actor's expression and composed at full detail, where the face
+is the source's pixels plus the decoder's seam (pipelines/detail.py). The seam changes slowly, so
+the VQGAN runs on every MODEL_EVERY-th frame of a face and its seam is carried to the frames between
+(key_faces): 13 -> 15-18 fps at 720p on 2 cores of an AMD EPYC, every frame within 42-50 dB (mean
+52-61 dB) of what the model run on every frame makes (benchmarks/RESULTS.md, Video).
 """
 
 from __future__ import annotations
@@ -13,7 +19,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import queue
 import sys
 import threading
 import time
@@ -118,7 +123,7 @@ def probe(path: Path, limits: VideoLimits) -> dict:
 
 # A face's VQGAN pass (its encode, the warped source's encode and decode, the swap's decode) is run
 # on every MODEL_EVERY-th frame, and its seam carried to the frames between (key_faces).
-MODEL_EVERY = 4
+MODEL_EVERY = 3
 
 
 class VideoSwapPipeline:
@@ -383,40 +388,6 @@ class TrackChooser:
 X264_PRESET = "ultrafast"
 
 
-class WriterThread:
-    """An ffmpeg writer fed from a thread of its own: sending a frame blocks until ffmpeg has taken it
-    from the pipe, time the swap can use instead (frames are queued, at most `depth` of them). An
-    error of ffmpeg's is raised by the next send or by close."""
-
-    def __init__(self, writer, depth: int = 4):
-        self.writer, self.queue, self.error = writer, queue.Queue(depth), None
-        self.thread = threading.Thread(target=self._run, name="video-writer", daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        while (frame := self.queue.get()) is not None:
-            if self.error is None:
-                try:
-                    self.writer.send(frame)
-                except BaseException as e:  # kept for the caller's thread; the queue is still drained
-                    self.error = e
-
-    def send(self, frame: np.ndarray) -> None:
-        if self.error is not None:
-            raise self.error
-        self.queue.put(frame)
-
-    def close(self) -> None:
-        """Wait for the queued frames to be written, then finish the file."""
-        self.queue.put(None)
-        self.thread.join()
-        try:
-            if self.error is not None:
-                raise self.error
-        finally:
-            self.writer.close()
-
-
 def open_writer(path: Path, meta: dict, video: Path):
     """A started ffmpeg writer of an H.264 MP4 at the input's size and frame rate, with its audio (if any)."""
     has_audio = "audio_codec" in meta
@@ -435,7 +406,7 @@ def open_writer(path: Path, meta: dict, video: Path):
                        "-metadata", f"comment={labels()['Comment']}", "-metadata", f"encoder={labels()['Software']}"],
     )  # fmt: skip
     writer.send(None)  # start ffmpeg
-    return WriterThread(writer)
+    return writer
 
 
 def main(argv=None) -> int:
