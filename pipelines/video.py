@@ -130,6 +130,8 @@ class VideoSwapPipeline:
     def __init__(self, swapper: FaceSwapPipeline, limits: VideoLimits | None = None, model_every: int = MODEL_EVERY):
         self.swapper = swapper
         self.limits = limits or VideoLimits()
+        if model_every < 1:
+            raise ValueError(f"model_every (--model-every) must be 1 or more, got {model_every}")
         self.model_every = model_every  # frames of a face per VQGAN pass (key_faces)
 
     @classmethod
@@ -436,8 +438,6 @@ def main(argv=None) -> int:
 
     try:
         options.validate()
-        if args.model_every < 1:
-            raise ValueError(f"--model-every must be 1 or more, got {args.model_every}")
         pipe = VideoSwapPipeline.from_pretrained(args.weights, limits, args.model_every)
         r = pipe(
             args.source,

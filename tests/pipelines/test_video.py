@@ -136,6 +136,8 @@ def test_key_faces_follow_tracks_shots_and_source_views():
     assert key_faces(faces, 1) == list(range(8))
     assert key_faces(faces, 3) == [0, 1, 0, 1, 0, 5, 6, 7]  # b's cut (shot 1) and its mirrored view (8) start keys
     assert key_faces(faces, 2) == [0, 1, 0, 1, 4, 5, 4, 7]
+    with pytest.raises(ValueError, match="model_every"):
+        VideoSwapPipeline(None, model_every=0)
 
 
 def test_carried_seams_keep_every_frame_the_decoders(swapper):
