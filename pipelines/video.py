@@ -331,8 +331,8 @@ class Tracked:
 
     landmarks: np.ndarray  # (5, 2) frame pixels
     mesh: np.ndarray | None  # (468, 2) frame pixels
-    track: int = 0  # the tracker's id of this person
-    shot: int = 0  # the tracker's count of cuts before this frame
+    track: int  # the tracker's id of this person
+    shot: int  # the tracker's count of cuts before this frame
 
 
 @dataclass
