@@ -282,8 +282,8 @@ class VideoSwapPipeline:
             if every > 1:
                 key_seams = [seam(d, views[k].decoded) for k, d in zip(keys, decoded, strict=True)]
                 seams, decoded = [key_seams[at[k]] for k in key_of], None
-            else:
-                seams = None
+            else:  # every face is its own key
+                seams, decoded = None, [decoded[at[k]] for k in key_of]
         out = []
         for fi, (frame, _) in enumerate(pending):
             mine = [k for k, face in enumerate(faces) if face.frame == fi]  # this frame's faces
