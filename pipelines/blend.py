@@ -139,17 +139,19 @@ def template_features(size: int) -> np.ndarray:
     return mask
 
 
-def skin_core(region: np.ndarray, landmarks: np.ndarray | None = None) -> np.ndarray:
+def skin_core(region: np.ndarray, landmarks: np.ndarray | None = None, core: np.ndarray | None = None) -> np.ndarray:
     """(S, S) region mask -> its core (region_core) without the eyes, brows and mouth, placed both on
     the target's (5, 2) aligned landmarks and on the template (where an aligned source's features
     lie): the skin, where the colour correction takes its mean lightness. Teeth and the whites of the
     eyes are not skin, and one face may show them where the other does not: a target's toothy smile
     made the swapped skin come out lighter than hers, pale against dark skin. (The whole core, the
     lips' red in it, stays the place for the colour: from the skin alone, the skin patches'
-    colour error rose, 0.64 -> 1.29 levels of a; benchmarks/RESULTS.md, Skin tone.)"""
+    colour error rose, 0.64 -> 1.29 levels of a; benchmarks/RESULTS.md, Skin tone.) core: region_core
+    (region), if the caller has it already."""
+    core = region_core(region) if core is None else core
     features_mask = np.maximum(region_mask(FEATURES, region.shape[0], landmarks), template_features(region.shape[0]))
-    skin = region_core(region) * (1.0 - features_mask)
-    return skin if (skin > 0.5).sum() >= 0.25 * (region > 0.5).sum() else region_core(region)
+    skin = core * (1.0 - features_mask)
+    return skin if (skin > 0.5).sum() >= 0.25 * (region > 0.5).sum() else core
 
 
 def is_grey(image: np.ndarray, tolerance: float = 2.0) -> bool:

@@ -601,7 +601,7 @@ class FaceSwapPipeline:
             first = weights if first is None else first
             if opts.color_correction:  # statistics at crop size (the same numbers, a fraction of the work), off the region's rim
                 core = region_core(region)  # of the region as placed (clipped, it moved the photos' skin tone off by 0.5 levels)
-                skin = skin_core(region, shape)  # the mean lightness from the skin alone: no teeth, no whites of the eyes
+                skin = skin_core(region, shape, core)  # the mean lightness from the skin alone: no teeth, no whites of the eyes
                 colored = color_transfer(face_hi, target_hi, core, resize(face_hi, self.size), crop, lightness_mask=skin)
             else:
                 colored = face_hi
