@@ -40,6 +40,7 @@ from PIL import Image
 from pipelines import FaceSwapPipeline, SwapOptions
 from pipelines.faces import detect_faces
 from pipelines.images import load_image
+from pipelines.pose import THREE_QUARTER, estimate_pose
 from pipelines.video import VideoLimits, VideoSwapPipeline
 from training.identity import describe_faces_in_image, dlib_model_dir, dlib_models
 
@@ -205,11 +206,10 @@ def video_rows(video: VideoSwapPipeline, clips: list[str] = CLIPS, variants: dic
                 r = video(source, VIDEOS / clip, out, opts)
                 outputs = measure_frames(out, near=inputs)
             pairs = [(a, b) for a, b in zip(inputs, outputs, strict=False) if a is not None and b is not None]
-            closer = [
-                np.linalg.norm(b["desc"] - source_desc) < np.linalg.norm(b["desc"] - a["desc"])
-                for a, b in pairs
-                if a["desc"] is not None and b["desc"] is not None
-            ]
+            described = [(a, b) for a, b in pairs if a["desc"] is not None and b["desc"] is not None]
+            closer = [np.linalg.norm(b["desc"] - source_desc) < np.linalg.norm(b["desc"] - a["desc"]) for a, b in described]
+            # the actor's pose in the input: a frontal source on a turned face is a swap the pipeline warns about
+            turned = [abs(estimate_pose(a["face"].landmarks).yaw) > THREE_QUARTER for a, _ in described]
             rows.append({
                 "clip": clip,
                 "setting": name,
@@ -218,6 +218,10 @@ def video_rows(video: VideoSwapPipeline, clips: list[str] = CLIPS, variants: dic
                 "eyes corr dlib / mesh": "{:.2f} / {:.2f}".format(*(paired_correlation(pairs, k) for k in ("eyes", "mesh eyes"))),
                 "mouth in / out (mean)": f"{np.mean([a['mouth'] for a, _ in pairs]):.2f} / {np.mean([b['mouth'] for _, b in pairs]):.2f}",
                 "closer to source": f"{np.mean(closer) * 100:.0f}% of {len(closer)}",
+                "of them frontal / turned": " / ".join(
+                    f"{np.mean(c) * 100:.0f}% of {len(c)}" if c else "-"
+                    for c in ([c for c, t in zip(closer, turned, strict=True) if t == want] for want in (False, True))
+                ),
             })  # fmt: skip
     return rows
 

@@ -14,7 +14,18 @@ from pipelines.faces import align_face, detect_faces
 from pipelines.provenance import check
 from pipelines.swap import SwapOptions
 from pipelines.tracking import FaceTracker, ShotSmoother
-from pipelines.video import MODEL_EVERY, Cancelled, TrackChooser, VideoError, VideoJob, VideoLimits, VideoSwapPipeline, key_faces, probe
+from pipelines.video import (
+    MODEL_EVERY,
+    Cancelled,
+    TrackChooser,
+    VideoError,
+    VideoJob,
+    VideoLimits,
+    VideoSwapPipeline,
+    as_i420,
+    key_faces,
+    probe,
+)
 from pipelines.video import main as video_main
 
 from ..conftest import VIDEOS, photo
@@ -246,6 +257,39 @@ def test_vertical_and_variable_frame_rate_videos(pipe, tmp_path):
     subprocess.run([FFMPEG, "-v", "error", "-i", str(SHORT), "-vf", stretch, "-fps_mode", "vfr", "-t", "2", str(vfr)], check=True)
     r = pipe(photo("man_portrait_flags_720p.jpg"), vfr, tmp_path / "vfr_out.mp4")
     assert r.frames > 10 and count_frames(tmp_path / "vfr_out.mp4")[1] == r.frames
+
+
+def test_frames_are_sent_in_ffmpegs_own_colours():
+    """as_i420 (OpenCV) against ffmpeg's conversion of the same rgb24 frame, which the writer used to do."""
+    rgb = np.asarray(Image.open(photo("woman_redhair_wide.jpg")).convert("RGB"))[:360, :640]  # saturated hair and skin
+    h, w = rgb.shape[:2]
+    raw = ["-f", "rawvideo", "-pix_fmt"]
+    to_yuv = [FFMPEG, "-v", "error", *raw, "rgb24", "-s", f"{w}x{h}", "-i", "-", *raw, "yuv420p", "-"]
+    theirs = subprocess.run(to_yuv, input=rgb.tobytes(), capture_output=True, check=True).stdout
+    theirs = np.frombuffer(theirs, np.uint8).reshape(h * 3 // 2, w).astype(int)
+    ours = as_i420(rgb).astype(int)
+    luma, chroma = np.abs(ours[:h] - theirs[:h]), np.abs(ours[h:] - theirs[h:])
+    assert luma.mean() < 0.6 and luma.max() <= 2  # the same matrix, rounded alike
+    assert chroma.mean() < 1.5  # their chroma is subsampled with another filter
+
+
+def test_odd_sized_video_keeps_its_pixels_and_colours(pipe, tmp_path):
+    """The writer takes I420 frames converted by OpenCV (video.as_i420): an odd side is padded by one
+    repeated pixel (yuv420p has even sides), and the colours are ffmpeg's own (BT.601 studio range)."""
+    odd = tmp_path / "odd.mp4"  # 463x559, 4:4:4 (x264 takes odd sides only there)
+    subprocess.run([FFMPEG, "-v", "error", "-i", str(SHORT), "-vf", "format=yuv444p,crop=463:559:0:0", "-t", "0.5", "-c:v", "libx264",
+                    "-pix_fmt", "yuv444p", "-crf", "12", str(odd)], check=True)  # fmt: skip
+    out = tmp_path / "odd_out.mp4"
+    r = pipe(photo("man_portrait_flags_720p.jpg"), odd, out)
+    before, after = frames_of(odd), frames_of(out)
+    assert after.shape == (r.frames, 560, 464, 3) and before.shape == (r.frames, 559, 463, 3)
+    # away from the face (its top rows), the frames are the input's, through x264 at CRF 20, not moved:
+    # 39.6 dB here; scaled by a pixel instead of padded (as ffmpeg did before) 33.7
+    top = (slice(None), slice(0, 60), slice(None))
+    error = after[:, :559, :463][top].astype(float) - before[top]
+    assert abs(error.mean()) < 2.0 and 10 * np.log10(255**2 / (error**2).mean()) > 37
+    # the padding repeats the last row and column
+    assert np.abs(after[:, 559] - after[:, 558]).mean() < 3 and np.abs(after[:, :, 463] - after[:, :, 462]).mean() < 3
 
 
 def frames_of(path) -> np.ndarray:
