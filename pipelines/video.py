@@ -432,7 +432,7 @@ def open_writer(path: Path, meta: dict, video: Path) -> FrameWriter:
         pix_fmt_in="yuv420p",
         pix_fmt_out="yuv420p",
         quality=None,
-        macro_block_size=2,
+        macro_block_size=2,  # the sides are even already; imageio's default (16) would scale them
         ffmpeg_log_level="fatal",  # a damaged input's audio errors would flood the console; see VideoResult.note
         audio_path=str(video) if has_audio else None,
         audio_codec="aac" if has_audio else None,
