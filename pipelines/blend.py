@@ -199,8 +199,8 @@ def color_transfer(
     # bounded: a flat region must not explode the contrast, nor a dark or flat one flatten a face. The
     # floor trades expression for identity on low-contrast video (benchmarks/RESULTS.md, Skin tone):
     # singer clip at 0.5: mouth 0.77 / 0.75, 84% of frames closer to the source; 0.4: 0.84 / 0.81,
-    # 71%; 0.25: 0.87 / 0.80, 59%. 0.4 meets issue 17's 0.8 and 70% both, and darkens a pale face
-    # on dark skin further
+    # 71%; 0.25: 0.87 / 0.80, 59% (identity read on every 6th frame; on every 2nd, 0.4 gives 63%).
+    # 0.4 meets issue 17's 0.8 for the mouth, and darkens a pale face on dark skin further
     gain = np.clip(r_std / s_std, 0.4, 2.0)
     # (lab - s_mean) * gain + r_mean, rounded, for each of the 256 levels of each channel: a lookup
     # table applied to the uint8 LAB image costs a fraction of the same arithmetic per pixel
