@@ -5,7 +5,9 @@
 - Swapped photos (ordered pairs of the 10 large-face photos): found after nothing, JPEG quality 75,
   half size, a 10% crop (5% off each side), and all three at once.
 - Prior samples (128x128): found in each face of a sample grid, as PNG and after JPEG 75.
-- A swapped video re-encoded with H.264 (CRF 28): found in the frames with a face.
+- Swapped videos (the 3 clips, faces of 50-530 px) as written and re-encoded with H.264 (CRF 23, 28,
+  CRF 23 at half size): found in 24 sampled frames with a face. And what the mark changes in their
+  frames before the encoder (its strength follows the face's size, watermark.video_strength).
 - False positives: real photos, CelebA faces and real video frames we did not make (>= 200).
 - Cost: the mark's ms per face, a photo swap with and without it (interleaved), the C2PA signature
   on a 1 MP PNG and JPEG, the 720p video's frame rate with and without it (interleaved).
@@ -119,29 +121,97 @@ def sample_rows(n: int) -> list[dict]:
     return rows
 
 
+CLIPS = ["singer_music_video_720p.mp4", "person_waving_frontal_short.mp4", "stage_speech_hamilton_clip.mp4"]
+
+
 def video_rows(quick: bool) -> list[dict]:
+    """Each clip swapped (the faces' native sizes differ: the mark's strength follows them,
+    watermark.video_strength), written, re-encoded, and 24 frames read."""
     import imageio_ffmpeg
 
     from pipelines import VideoSwapPipeline
     from pipelines.provenance import read_marks, video_frames
 
-    clip = VIDEOS / ("person_waving_frontal_short.mp4" if quick else "singer_music_video_720p.mp4")
     pipe = VideoSwapPipeline.from_pretrained()
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "swapped.mp4"
-        pipe(PHOTOS / "man_portrait_light_background.jpg", clip, out)
-        ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
-        for name, args in REENCODES.items():
-            path = out
-            if args:
-                path = Path(tmp) / "reencoded.mp4"
-                reencode = [ffmpeg, "-y", "-loglevel", "error", "-i", str(out), "-c:v", "libx264", "-preset", "veryfast", *args, "-an"]
-                subprocess.run([*reencode, str(path)], check=True)
-            per_frame = [read_marks(f) for f in video_frames(path, 24)]
-            with_face = [max(m, key=lambda x: x.score) for m in per_frame if m]
-            rows.append({"video": f"{clip.name}, {name}", "frames with a face": len(with_face), "marked": sum(m.found for m in with_face),
-                         "rate": float(np.mean([m.found for m in with_face])) if with_face else 0.0})  # fmt: skip
+    for clip in [VIDEOS / c for c in (CLIPS[1:2] if quick else CLIPS)]:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "swapped.mp4"
+            pipe(PHOTOS / "man_portrait_light_background.jpg", clip, out)
+            ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+            for name, args in REENCODES.items():
+                path = out
+                if args:
+                    path = Path(tmp) / "reencoded.mp4"
+                    reencode = [ffmpeg, "-y", "-loglevel", "error", "-i", str(out), "-c:v", "libx264", "-preset", "veryfast", *args, "-an"]
+                    subprocess.run([*reencode, str(path)], check=True)
+                per_frame = [read_marks(f) for f in video_frames(path, 24)]
+                with_face = [max(m, key=lambda x: x.score) for m in per_frame if m]
+                scores = [m.score for m in with_face]
+                rows.append(
+                    {
+                        "video": f"{clip.name}, {name}",
+                        "frames with a face": len(with_face),
+                        "marked": sum(m.found for m in with_face),
+                        "rate": float(np.mean([m.found for m in with_face])) if with_face else 0.0,
+                        "lowest / median score": f"{min(scores, default=np.nan):.1f} / {np.median(scores):.1f}",
+                    }
+                )
+    return rows
+
+
+class FrameList:
+    """A writer for VideoSwapPipeline.swap_frames that keeps the frames, before any encoder."""
+
+    def __init__(self):
+        self.frames = []
+
+    def send(self, frame: np.ndarray) -> None:
+        self.frames.append(frame)
+
+
+def video_visibility_rows(quick: bool) -> list[dict]:
+    """The same clip swapped with and without the mark, frames compared before the encoder in the
+    pixels the swap changed: what the mark adds to a video's faces, at each face size's strength."""
+    import imageio_ffmpeg
+
+    from pipelines import FaceSwapPipeline, SwapOptions, VideoSwapPipeline, watermark
+    from pipelines.faces import alignment_matrix, detect_faces, native_crop_side
+    from pipelines.video import TrackChooser, VideoJob, VideoLimits, probe
+
+    marked = FaceSwapPipeline.from_pretrained()
+    plain = FaceSwapPipeline(marked.vqgan, marked.transformer, marked.detector, mark=False)
+    opts = SwapOptions(expression="target")
+    rows = []
+    for clip in [VIDEOS / c for c in (CLIPS[1:2] if quick else CLIPS)]:
+        out = {}
+        for name, swapper in (("marked", marked), ("plain", plain)):
+            pipe, sink = VideoSwapPipeline(swapper), FrameList()
+            source = swapper.choose_source(swapper.load(PHOTOS / "man_portrait_light_background.jpg", "source"), opts)
+            job = VideoJob(0, 0, 1)
+            pipe.swap_frames(clip, probe(clip, VideoLimits()), sink, source, opts, TrackChooser("all"), job, 3, 8, True, None, None)
+            out[name] = sink.frames
+        psnr, strengths = [], []
+        reader = imageio_ffmpeg.read_frames(str(clip))
+        w, h = next(reader)["size"]
+        for raw, a, b in zip(reader, out["marked"], out["plain"], strict=False):
+            frame = np.frombuffer(raw, np.uint8).reshape(h, w, 3)
+            changed = np.any(b != frame, axis=2)  # the swapped faces, without the mark
+            if changed.sum() < 100:
+                continue
+            psnr.append(10 * np.log10(255**2 / max(((a[changed].astype(float) - b[changed]) ** 2).mean(), 1e-10)))
+            faces = detect_faces(frame, marked.detector)
+            if faces:
+                largest = max(faces, key=lambda f: f.size)
+                strengths.append(watermark.video_strength(native_crop_side(alignment_matrix(largest.landmarks, marked.size), marked.size)))
+        rows.append(
+            {
+                "clip": clip.name,
+                "frames": len(psnr),
+                "strength (largest face, median)": np.median(strengths) if strengths else np.nan,
+                "PSNR marked vs unmarked in the changed pixels, mean / worst frame": f"{np.mean(psnr):.1f} / {np.min(psnr):.1f} dB",
+            }
+        )
     return rows
 
 
@@ -259,6 +329,8 @@ def main(argv=None) -> int:
     print(table(sample_rows(16), "16 prior samples in one grid"))
     print()
     print(table(video_rows(args.quick), "Swapped video: frames where the watermark is found"))
+    print()
+    print(table(video_visibility_rows(args.quick), "Swapped video: what the mark changes, before the encoder"))
     print()
     print(table(false_positive_rows(40 if args.quick else 120), "Pictures we did not make"))
     print()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -556,7 +557,7 @@ class FaceSwapPipeline:
         tokens: np.ndarray,
         shapes: list,
         oversample: float = OVERSAMPLE,
-        mark_strength: float = 1.0,
+        mark_strength: float | Callable[[float], float] = 1.0,
         hires: list[np.ndarray] | None = None,
         keeps: list[MouthInside | None] | None = None,
         outlines: list[np.ndarray | None] | None = None,
@@ -567,7 +568,8 @@ class FaceSwapPipeline:
 
         aligned: [(target crop (S, S, 3), matrix (2, 3))], decoded: [(S, S, 3)] G(Z_swap), sources: the
         source view used for each, tokens (N, h, w) their code masks, shapes their aligned landmarks
-        mark_strength: the watermark's (video frames: watermark.VIDEO_STRENGTH); hires: the targets
+        mark_strength: the watermark's, or a function of the face's native crop side giving it (video
+        frames: watermark.video_strength); hires: the targets
         already aligned at their detail side (align_at_detail), else they are warped here; keeps: per
         face, the inside of the target's mouth at side P (wear_expression), or None; outlines: per face,
         its (K, 2) silhouette in unit crop coordinates (outline(target_meshes)), which clips the region;
@@ -583,7 +585,8 @@ class FaceSwapPipeline:
         for (crop, matrix), face_image, seam_crop, source, cells, shape, target_hi, keep, silhouette in zip(
             aligned, decoded, seams, sources, tokens, shapes, hires, keeps, outlines, strict=True
         ):
-            side = detail_side(native_crop_side(matrix, self.size), self.size, oversample)
+            native = native_crop_side(matrix, self.size)  # pixels of the image the crop spans
+            side = detail_side(native, self.size, oversample)
             matrix_hi = matrix * (side / self.size)  # image -> P x P crop
             if target_hi is None or target_hi.shape[0] != side:
                 target_hi = warp_to_crop(image, matrix_hi, side)
@@ -610,7 +613,7 @@ class FaceSwapPipeline:
             if is_grey(crop):  # a black-and-white photo gets a black-and-white face
                 colored = to_grey(colored)
             if self.mark:  # every face we make stays marked (pipelines/watermark.py)
-                colored = watermark.embed(colored, mark_strength)
+                colored = watermark.embed(colored, mark_strength(native) if callable(mark_strength) else mark_strength)
             out = paste_back(out, colored, resize(weights, side), matrix_hi)
         return out, first
 

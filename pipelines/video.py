@@ -308,7 +308,7 @@ class VideoSwapPipeline:
                     frame, _ = sw.blend(
                         frame, [(faces[k].crop, faces[k].matrix) for k in mine], None if decoded is None else [decoded[k] for k in mine],
                         opts, [views[k] for k in mine], tokens[mine], [shapes[k] for k in mine], oversample=1.0,
-                        mark_strength=watermark.VIDEO_STRENGTH, hires=[faces[k].hires for k in mine], keeps=[keeps[k] for k in mine],
+                        mark_strength=watermark.video_strength, hires=[faces[k].hires for k in mine], keeps=[keeps[k] for k in mine],
                         outlines=[outline(meshes[k]) for k in mine], seams=None if seams is None else [seams[k] for k in mine],
                     )  # fmt: skip
                 job.with_faces += 1

@@ -59,7 +59,13 @@ SHIFTS = 3  # detection tries alignments off by up to this many pixels (at DETEC
 DECOYS = 64  # random keys whose scores give each face's own null distribution
 HIGH_PASS_SIGMA = 2.0  # pixels at DETECT_SIZE: removes the face's own shading, keeps the pattern
 CLIP = 2.0  # residuals beyond this many robust standard deviations are clipped at detection
-VIDEO_STRENGTH = 2.5  # video frames: a stronger pattern, as a re-encode by H.264 keeps less of it than JPEG does
+# Video frames take a stronger pattern, as a re-encode by H.264 keeps less of it than JPEG does, and
+# how much stronger depends on the face's size in the frame (video_strength): on a small face x264
+# keeps little of a pattern squeezed into a few pixels, while on a large one the pattern's cells grow
+# into blotches of colour the eye sees on smooth skin (2.5 on the singer clip's 330-500 px faces).
+VIDEO_STRENGTH = 2.5  # faces whose aligned crop spans VIDEO_FULL_SIDE pixels of the frame or fewer
+VIDEO_FULL_SIDE = 160
+VIDEO_MIN_STRENGTH = 1.25  # the largest faces: 24 of 24 sampled frames of the singer clip found after CRF 23
 THRESHOLD = 5.0  # z-score above the decoys' scores that counts as found (calibrated: benchmarks/watermark.py)
 # YCrCb offsets -> RGB offsets (the inverse of OpenCV's RGB -> YCrCb without its 128 offset), rows R, G, B
 YCRCB_TO_RGB = np.array([[1.0, 1.402, 0.0], [1.0, -0.714, -0.344], [1.0, 0.0, 1.772]], np.float32)
@@ -115,9 +121,17 @@ def pattern(side: int) -> np.ndarray:
 
 def embed(face: np.ndarray, strength: float = 1.0) -> np.ndarray:
     """Mark an aligned face crop (P, P, 3) uint8 RGB (any P): plus `strength` times the pattern ->
-    a new (P, P, 3) uint8. Video frames use VIDEO_STRENGTH: a re-encode of a video is harsher than a JPEG."""
+    a new (P, P, 3) uint8. Video frames use video_strength: a re-encode of a video is harsher than a JPEG."""
     up, down = _rounded(face.shape[0], strength)
     return cv2.subtract(cv2.add(face, up), down)  # saturating uint8 arithmetic: face + round(offset), clipped
+
+
+def video_strength(native_side: float) -> float:
+    """The pattern's strength in a video frame for a face whose aligned crop spans native_side pixels
+    of the frame: VIDEO_STRENGTH up to VIDEO_FULL_SIDE, falling as 1 / side to VIDEO_MIN_STRENGTH, in
+    steps of 0.25 (so a clip's faces share a few rounded patterns)."""
+    strength = np.clip(VIDEO_STRENGTH * VIDEO_FULL_SIDE / max(native_side, 1.0), VIDEO_MIN_STRENGTH, VIDEO_STRENGTH)
+    return float(np.round(strength * 4) / 4)
 
 
 @functools.lru_cache(maxsize=16)
