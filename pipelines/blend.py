@@ -18,6 +18,15 @@ from .faces import CANONICAL_TEMPLATE
 
 REGIONS = ("face", "eyes", "brows", "nose", "mouth")
 OUTLINE_MARGIN = 0.04  # outline_mask grows the face's silhouette by this fraction of the crop side
+# color_transfer's lowest contrast gain for L, a and b (the source's spread times at least this), and
+# for L around the mouth (mouth_zone). A face's lightness contrast is much of who it is: flattened to
+# the singer clip's soft video (gain 0.4) the swapped face read as the source's on 61% of frames,
+# at 0.6 on 92%; but around the mouth the source's contrast made the mouth's motion read less as the
+# actor's (mouth opening correlation 0.85 / 0.80 -> 0.77 / 0.77 by dlib / the mesh). So the face
+# keeps more of the source's contrast and the mouth takes the target's: 88%, 0.81 / 0.81 (RESULTS.md,
+# Swap realism). The floors' colour channels stay at 0.4: they did nothing for identity (63%).
+GAIN_FLOOR = (0.6, 0.4, 0.4)
+MOUTH_GAIN_FLOOR = (0.4, 0.4, 0.4)
 # the template's eye gap over its eyes-to-mouth height (0.236 / 0.272); frontal faces measure 0.95-1.06
 FACE_GAP_PER_HEIGHT = 0.866
 
@@ -177,15 +186,30 @@ def lab_statistics(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.
     return lab.mean(0), lab.std(0) + 1e-3
 
 
+def mouth_zone(size: int, landmarks: np.ndarray | None = None, spread: float = 0.05) -> np.ndarray:
+    """(S, S) float32 weights in [0, 1]: 1 over the mouth region placed on the (5, 2) aligned
+    landmarks, falling off smoothly around it (a Gaussian of `spread` times the side, doubled and
+    clipped, so the lips themselves are all inside): where color_transfer uses MOUTH_GAIN_FLOOR."""
+    blurred = cv2.GaussianBlur(region_mask(("mouth",), size, landmarks), (0, 0), spread * size)
+    return np.clip(2.0 * blurred / max(float(blurred.max()), 1e-6), 0.0, 1.0)
+
+
 def color_transfer(
-    image: np.ndarray, reference: np.ndarray, mask: np.ndarray, image_small=None, reference_small=None, lightness_mask=None
+    image: np.ndarray,
+    reference: np.ndarray,
+    mask: np.ndarray,
+    image_small=None,
+    reference_small=None,
+    lightness_mask=None,
+    mouth: np.ndarray | None = None,
 ) -> np.ndarray:
     """Match the LAB mean and standard deviation of `image` to `reference` inside `mask`
     (Reinhard et al. 2001). Both (S, S, 3) uint8 RGB; returns (S, S, 3) uint8. The statistics may be
     taken from smaller copies (*_small, same content at the masks' size): the same numbers for a
     fraction of the work when the face is composed at the photo's resolution. lightness_mask: where
     the mean lightness is taken instead (the skin, skin_core): teeth and the whites of the eyes are
-    bright and colourless, so they move the lightness of a region but hardly its colour."""
+    bright and colourless, so they move the lightness of a region but hardly its colour. mouth:
+    (s, s) weights (mouth_zone, any side s) where the gain's floor is MOUTH_GAIN_FLOOR instead of GAIN_FLOOR."""
     image_stats = image if image_small is None else image_small
     reference_stats = reference if reference_small is None else reference_small
     src, ref = lab_statistics(image_stats, mask), lab_statistics(reference_stats, mask)
@@ -196,15 +220,24 @@ def color_transfer(
         src_skin, ref_skin = lab_statistics(image_stats, lightness_mask), lab_statistics(reference_stats, lightness_mask)
         if src_skin is not None and ref_skin is not None:
             s_mean[0], r_mean[0] = src_skin[0][0], ref_skin[0][0]
-    # bounded: a flat region must not explode the contrast, nor a dark or flat one flatten a face. The
-    # floor trades expression for identity on low-contrast video (benchmarks/RESULTS.md, Skin tone):
-    # singer clip at 0.5: mouth 0.77 / 0.75, 84% of frames closer to the source; 0.4: 0.84 / 0.81,
-    # 71%; 0.25: 0.87 / 0.80, 59% (identity read on every 6th frame; on every 2nd, 0.4 gives 63%).
-    # 0.4 meets issue 17's 0.8 for the mouth, and darkens a pale face on dark skin further
-    gain = np.clip(r_std / s_std, 0.4, 2.0)
-    # (lab - s_mean) * gain + r_mean, rounded, for each of the 256 levels of each channel: a lookup
-    # table applied to the uint8 LAB image costs a fraction of the same arithmetic per pixel
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
+    out = cv2.LUT(lab, _lookup(r_std / s_std, s_mean, r_mean, GAIN_FLOOR))
+    differ = [c for c in range(3) if MOUTH_GAIN_FLOOR[c] != GAIN_FLOOR[c]]  # L alone, as shipped
+    if mouth is not None and differ:
+        near = cv2.LUT(lab, _lookup(r_std / s_std, s_mean, r_mean, MOUTH_GAIN_FLOOR))
+        w = cv2.resize(mouth, image.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+        for c in differ:
+            far = out[..., c].astype(np.float32)
+            out[..., c] = (far + w * (near[..., c].astype(np.float32) - far) + 0.5).astype(np.uint8)
+    return cv2.cvtColor(out, cv2.COLOR_LAB2RGB)
+
+
+def _lookup(ratio: np.ndarray, s_mean: np.ndarray, r_mean: np.ndarray, floor: tuple[float, float, float]) -> np.ndarray:
+    """(lab - s_mean) * gain + r_mean, rounded, for each of the 256 levels of each channel, as a (1, 256, 3)
+    uint8 table: cv2.LUT applies it to a uint8 LAB image for a fraction of the same arithmetic per
+    pixel. gain = ratio (the reference's spread over the image's), bounded: a flat region must not
+    explode the contrast, nor a dark or flat one flatten a face (floor, per channel)."""
+    gain = np.clip(ratio, np.array(floor), 2.0)
     levels = np.arange(256, dtype=np.float32)[:, None]
     table = np.clip(levels * gain + (r_mean - s_mean * gain + 0.5), 0, 255).astype(np.uint8)  # (256, 3)
-    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
-    return cv2.cvtColor(cv2.LUT(lab, table.reshape(1, 256, 3)), cv2.COLOR_LAB2RGB)
+    return table.reshape(1, 256, 3)

@@ -29,6 +29,7 @@ from .blend import (
     color_transfer,
     feathered,
     is_grey,
+    mouth_zone,
     outline_mask,
     region_core,
     region_mask,
@@ -605,7 +606,8 @@ class FaceSwapPipeline:
             if opts.color_correction:  # statistics at crop size (the same numbers, a fraction of the work), off the region's rim
                 core = region_core(region)  # of the region as placed (clipped, it moved the photos' skin tone off by 0.5 levels)
                 skin = skin_core(region, shape, core)  # the mean lightness from the skin alone: no teeth, no whites of the eyes
-                colored = color_transfer(face_hi, target_hi, core, resize(face_hi, self.size), crop, lightness_mask=skin)
+                mouth = mouth_zone(self.size, shape)  # where the target's contrast is kept: its mouth's motion reads there
+                colored = color_transfer(face_hi, target_hi, core, resize(face_hi, self.size), crop, lightness_mask=skin, mouth=mouth)
             else:
                 colored = face_hi
             if keep is not None:  # after the colour correction: the target's own teeth keep the target's own colours
