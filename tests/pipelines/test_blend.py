@@ -8,10 +8,13 @@ import pytest
 
 from pipelines.blend import (
     FACE_GAP_PER_HEIGHT,
+    GAIN_FLOOR,
+    MOUTH_GAIN_FLOOR,
     color_transfer,
     feathered,
     is_grey,
     lab_statistics,
+    mouth_zone,
     outline_mask,
     region_core,
     region_ellipses,
@@ -144,3 +147,27 @@ def test_lightness_from_the_skin_is_not_moved_by_the_targets_teeth():
 
     assert lightness_error(skin) < 2.0
     assert lightness_error(None) > 10.0
+
+
+def test_the_mouth_takes_the_targets_contrast_and_the_rest_of_the_face_keeps_more_of_the_sources():
+    """A crisp source onto a soft target (a low-contrast video frame): the lightness contrast is cut
+    no further than GAIN_FLOOR on the face, and to MOUTH_GAIN_FLOOR over the mouth, where the target's
+    mouth's motion must read; colour is matched alike everywhere."""
+    rng = np.random.default_rng(2)
+    source = np.clip(rng.normal((170, 130, 110), 30, (128, 128, 3)), 0, 255).astype(np.uint8)
+    target = np.clip(rng.normal((150, 110, 95), 3, (128, 128, 3)), 0, 255).astype(np.uint8)
+    region = region_mask(["face"], 128)
+    zone = mouth_zone(128)
+    assert zone.max() == 1.0 and zone[110:, :].max() < 0.5 and zone[:60].max() < 0.01  # the mouth, not the eyes
+    out = color_transfer(source, target, region, mouth=zone)
+    plain = color_transfer(source, target, region)
+
+    def lightness_spread(image, where):
+        return cv2.cvtColor(image, cv2.COLOR_RGB2LAB)[..., 0][where].astype(float).std()
+
+    eyes, mouth = region_mask(["eyes"], 128) > 0, zone == 1.0
+    s_eyes, s_mouth = lightness_spread(source, eyes), lightness_spread(source, mouth)
+    assert abs(lightness_spread(out, eyes) / s_eyes - GAIN_FLOOR[0]) < 0.05
+    assert abs(lightness_spread(out, mouth) / s_mouth - MOUTH_GAIN_FLOOR[0]) < 0.05
+    assert np.abs(out[eyes].astype(int) - plain[eyes]).max() <= 1  # away from the mouth: as without a zone
+    assert np.abs(lab_statistics(out, mouth)[0][1:] - lab_statistics(plain, mouth)[0][1:]).max() < 1.0  # colour alike
