@@ -558,7 +558,7 @@ class FaceSwapPipeline:
         tokens: np.ndarray,
         shapes: list,
         oversample: float = OVERSAMPLE,
-        mark_strength: float | Callable[[float], float] = 1.0,
+        mark_strength: float | Callable[[float], float] = watermark.photo_strength,
         hires: list[np.ndarray] | None = None,
         keeps: list[MouthInside | None] | None = None,
         outlines: list[np.ndarray | None] | None = None,
@@ -569,8 +569,8 @@ class FaceSwapPipeline:
 
         aligned: [(target crop (S, S, 3), matrix (2, 3))], decoded: [(S, S, 3)] G(Z_swap), sources: the
         source view used for each, tokens (N, h, w) their code masks, shapes their aligned landmarks
-        mark_strength: the watermark's, or a function of the face's native crop side giving it (video
-        frames: watermark.video_strength); hires: the targets
+        mark_strength: the watermark's, or a function of the face's native crop side giving it
+        (watermark.photo_strength; video frames: watermark.video_strength); hires: the targets
         already aligned at their detail side (align_at_detail), else they are warped here; keeps: per
         face, the inside of the target's mouth at side P (wear_expression), or None; outlines: per face,
         its (K, 2) silhouette in unit crop coordinates (outline(target_meshes)), which clips the region;

@@ -59,13 +59,15 @@ SHIFTS = 3  # detection tries alignments off by up to this many pixels (at DETEC
 DECOYS = 64  # random keys whose scores give each face's own null distribution
 HIGH_PASS_SIGMA = 2.0  # pixels at DETECT_SIZE: removes the face's own shading, keeps the pattern
 CLIP = 2.0  # residuals beyond this many robust standard deviations are clipped at detection
-# Video frames take a stronger pattern, as a re-encode by H.264 keeps less of it than JPEG does, and
-# how much stronger depends on the face's size in the frame (video_strength): on a small face x264
-# keeps little of a pattern squeezed into a few pixels, while on a large one the pattern's cells grow
-# into blotches of colour the eye sees on smooth skin (2.5 on the singer clip's 330-500 px faces).
-VIDEO_STRENGTH = 2.5  # faces whose aligned crop spans VIDEO_FULL_SIDE pixels of the frame or fewer
-VIDEO_FULL_SIDE = 160
-VIDEO_MIN_STRENGTH = 1.25  # the largest faces: 24 of 24 sampled frames of the singer clip found after CRF 23
+# The pattern's strength follows the face's size in the picture (strength_for_size): a small face
+# carries the pattern in few pixels, and a re-encode (JPEG, H.264) or a downscale keeps little of it;
+# on a large one the pattern's cells grow into blotches of colour the eye sees on smooth skin (2.5x
+# on the singer clip's 330-500 px faces). Video frames take more, as H.264 keeps less than JPEG does.
+# Photos: 2x up to a 225 px crop, 1x from 450 px: a lowered head's 222 px face read 3.8-4.3 after
+# JPEG 75 at 1x (threshold 5), 5.7-8.3 at 1.75x, 7.4-9.3 at 2x.
+PHOTO_STRENGTH, PHOTO_FULL_SIDE, PHOTO_MIN_STRENGTH = 2.0, 225, 1.0
+# Video: 2.5x up to a 160 px crop, 1.25x from 320 px (24 of 24 singer frames found after CRF 23)
+VIDEO_STRENGTH, VIDEO_FULL_SIDE, VIDEO_MIN_STRENGTH = 2.5, 160, 1.25
 THRESHOLD = 5.0  # z-score above the decoys' scores that counts as found (calibrated: benchmarks/watermark.py)
 # YCrCb offsets -> RGB offsets (the inverse of OpenCV's RGB -> YCrCb without its 128 offset), rows R, G, B
 YCRCB_TO_RGB = np.array([[1.0, 1.402, 0.0], [1.0, -0.714, -0.344], [1.0, 0.0, 1.772]], np.float32)
@@ -121,17 +123,25 @@ def pattern(side: int) -> np.ndarray:
 
 def embed(face: np.ndarray, strength: float = 1.0) -> np.ndarray:
     """Mark an aligned face crop (P, P, 3) uint8 RGB (any P): plus `strength` times the pattern ->
-    a new (P, P, 3) uint8. Video frames use video_strength: a re-encode of a video is harsher than a JPEG."""
+    a new (P, P, 3) uint8. Swapped faces take photo_strength or video_strength of their size."""
     up, down = _rounded(face.shape[0], strength)
     return cv2.subtract(cv2.add(face, up), down)  # saturating uint8 arithmetic: face + round(offset), clipped
 
 
+def strength_for_size(native_side: float, strength: float, full_side: float, least: float) -> float:
+    """The pattern's strength for a face whose aligned crop spans native_side pixels of the picture:
+    `strength` up to full_side, falling as 1 / side to `least`, in steps of 0.25 (so a video's faces
+    share a few rounded patterns)."""
+    value = np.clip(strength * full_side / max(native_side, 1.0), least, strength)
+    return float(np.round(value * 4) / 4)
+
+
+def photo_strength(native_side: float) -> float:
+    return strength_for_size(native_side, PHOTO_STRENGTH, PHOTO_FULL_SIDE, PHOTO_MIN_STRENGTH)
+
+
 def video_strength(native_side: float) -> float:
-    """The pattern's strength in a video frame for a face whose aligned crop spans native_side pixels
-    of the frame: VIDEO_STRENGTH up to VIDEO_FULL_SIDE, falling as 1 / side to VIDEO_MIN_STRENGTH, in
-    steps of 0.25 (so a clip's faces share a few rounded patterns)."""
-    strength = np.clip(VIDEO_STRENGTH * VIDEO_FULL_SIDE / max(native_side, 1.0), VIDEO_MIN_STRENGTH, VIDEO_STRENGTH)
-    return float(np.round(strength * 4) / 4)
+    return strength_for_size(native_side, VIDEO_STRENGTH, VIDEO_FULL_SIDE, VIDEO_MIN_STRENGTH)
 
 
 @functools.lru_cache(maxsize=16)
