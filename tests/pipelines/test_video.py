@@ -88,7 +88,7 @@ def test_a_large_face_takes_the_gentlest_mark_and_keeps_it_through_a_reencode(pi
     """On a large face the mark's colour cells would show (2.5x on the singer clip's faces, blotches on
     smooth skin), so it is weaker there: still found after H.264 at ffmpeg's default CRF 23."""
     still, clip, out, again = (tmp_path / n for n in ("still.png", "still.mp4", "out.mp4", "again.mp4"))
-    Image.open(photo("man_portrait_flags_720p.jpg")).save(still)  # a 720p frame, its face 308 px across
+    Image.open(photo("man_portrait_flags_720p.jpg")).save(still)  # a 720p frame, its face's aligned crop 308 px of it
     encode = [FFMPEG, "-v", "error", "-loop", "1", "-i", str(still), "-t", "0.5", "-r", "24", "-c:v", "libx264", "-pix_fmt", "yuv420p"]
     subprocess.run([*encode, str(clip)], check=True)
     frame = np.asarray(Image.open(still).convert("RGB"))
