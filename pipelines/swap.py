@@ -558,7 +558,7 @@ class FaceSwapPipeline:
         tokens: np.ndarray,
         shapes: list,
         oversample: float = OVERSAMPLE,
-        mark_strength: float | Callable[[float], float] = watermark.photo_strength,
+        mark_strength: Callable[[float], float] = watermark.photo_strength,
         hires: list[np.ndarray] | None = None,
         keeps: list[MouthInside | None] | None = None,
         outlines: list[np.ndarray | None] | None = None,
@@ -569,7 +569,7 @@ class FaceSwapPipeline:
 
         aligned: [(target crop (S, S, 3), matrix (2, 3))], decoded: [(S, S, 3)] G(Z_swap), sources: the
         source view used for each, tokens (N, h, w) their code masks, shapes their aligned landmarks
-        mark_strength: the watermark's, or a function of the face's native crop side giving it
+        mark_strength: the watermark's strength as a function of the face's native crop side
         (watermark.photo_strength; video frames: watermark.video_strength); hires: the targets
         already aligned at their detail side (align_at_detail), else they are warped here; keeps: per
         face, the inside of the target's mouth at side P (wear_expression), or None; outlines: per face,
@@ -615,7 +615,7 @@ class FaceSwapPipeline:
             if is_grey(crop):  # a black-and-white photo gets a black-and-white face
                 colored = to_grey(colored)
             if self.mark:  # every face we make stays marked (pipelines/watermark.py)
-                colored = watermark.embed(colored, mark_strength(native) if callable(mark_strength) else mark_strength)
+                colored = watermark.embed(colored, mark_strength(native))
             out = paste_back(out, colored, resize(weights, side), matrix_hi)
         return out, first
 
