@@ -3,8 +3,9 @@ has in the photo, not decoded at the model's crop size and upscaled.
 
 The VQGAN decodes S x S crops (S = 128); a face in a photo often spans 200-500 pixels. A crop
 upscaled that much is soft. So the face is composed at P x P, P 1.5 times the side the crop covers
-in the photo (at most MAX_DETAIL_SIDE), as the upsampled decode plus the detail the decode lacks, a
-two-level Laplacian pyramid whose fine level comes from real pixels:
+in the photo (at most 768; a video frame's: 1 times, at most 384, DetailScale), as the upsampled
+decode plus the detail the decode lacks, a two-level Laplacian pyramid whose fine level comes from
+real pixels:
 
     face_P = up(G(Z_swap)) + detail * [ w * (A_P - up(G(Z_A))) + (1 - w) * (B_P - up(G(Z_swap))) ]
 
@@ -26,19 +27,34 @@ on some frames and carries it to the next few of the same face (pipelines/video.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import cv2
 import numpy as np
 
-MAX_DETAIL_SIDE = 768  # pixels; larger faces are composed at this size and upscaled by the paste
 SIDE_STEP = 32  # P is rounded up to a multiple of this
-OVERSAMPLE = 1.5  # crop pixels per photo pixel: resampling twice (warp in, paste back) softens less
 
 
-def detail_side(native_side: float, size: int, oversample: float = OVERSAMPLE) -> int:
-    """Crop side P for a face whose S-crop covers `native_side` image pixels: S <= P <= MAX_DETAIL_SIDE.
-    Video passes oversample 1: half the pixels to compose per frame, in frames that are compressed anyway."""
-    side = int(np.ceil(oversample * native_side / SIDE_STEP) * SIDE_STEP)
-    return int(min(max(side, size), max(MAX_DETAIL_SIDE, size)))
+class DetailScale(NamedTuple):
+    """How finely a face is composed: `oversample` crop pixels per photo pixel, at most `max_side`
+    pixels a side (a larger face is composed at that side and upscaled by the paste)."""
+
+    oversample: float
+    max_side: int
+
+
+# photos: resampling twice (warp in, paste back) softens less at 1.5 crop pixels per photo pixel
+PHOTO_DETAIL = DetailScale(oversample=1.5, max_side=768)
+# video frames, compressed anyway, at 1 and at most 384: the singer clip's faces (crops of 480-544 px
+# at 720p) compose in about half the pixels, 2-4 fps faster, with the same sharpness within 1.3%
+# (also on a sharp still, 477 px) and 39-40 dB from the uncapped frames (benchmarks/RESULTS.md, Video)
+VIDEO_DETAIL = DetailScale(oversample=1.0, max_side=384)
+
+
+def detail_side(native_side: float, size: int, scale: DetailScale = PHOTO_DETAIL) -> int:
+    """Crop side P for a face whose S-crop covers `native_side` image pixels: S <= P <= scale.max_side."""
+    side = int(np.ceil(scale.oversample * native_side / SIDE_STEP) * SIDE_STEP)
+    return int(min(max(side, size), max(scale.max_side, size)))
 
 
 def resize(image: np.ndarray, side: int) -> np.ndarray:

@@ -38,7 +38,7 @@ from .blend import (
     token_boundary,
     token_mask,
 )
-from .detail import OVERSAMPLE, compose, compose_with_seam, detail_side, resize, source_detail
+from .detail import PHOTO_DETAIL, DetailScale, compose, compose_with_seam, detail_side, resize, source_detail
 from .device import choose_device
 from .expression import MouthInside, expression_field, kept_from_target, warp
 from .faces import (
@@ -202,12 +202,12 @@ def source_cells(opts: SwapOptions, size: int, grid: int, landmarks: np.ndarray 
     return token_mask(region, grid)
 
 
-def align_at_detail(image: np.ndarray, landmarks: np.ndarray, size: int, oversample: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def align_at_detail(image: np.ndarray, landmarks: np.ndarray, size: int, scale: DetailScale) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A target face warped once, at the side P it is composed at (pipelines/detail.py), and its
     S x S crop for the VQGAN area-averaged from that: one warp of the photo instead of two (video).
     -> (crop (S, S, 3) uint8, matrix (2, 3) image -> S crop, hires (P, P, 3) uint8)."""
     matrix = alignment_matrix(landmarks, size)
-    side = detail_side(native_crop_side(matrix, size), size, oversample)
+    side = detail_side(native_crop_side(matrix, size), size, scale)
     hires = warp_to_crop(image, matrix * (side / size), side)
     return resize(hires, size), matrix, hires
 
@@ -439,9 +439,9 @@ class FaceSwapPipeline:
                 warnings.append(warning)
         return views, warnings
 
-    def target_detail(self, image: np.ndarray, matrix: np.ndarray, oversample: float = OVERSAMPLE) -> np.ndarray:
+    def target_detail(self, image: np.ndarray, matrix: np.ndarray, scale: DetailScale = PHOTO_DETAIL) -> np.ndarray:
         """A target face aligned at the side P it is composed at (blend): (P, P, 3) uint8."""
-        side = detail_side(native_crop_side(matrix, self.size), self.size, oversample)
+        side = detail_side(native_crop_side(matrix, self.size), self.size, scale)
         return warp_to_crop(image, matrix * (side / self.size), side)
 
     def target_meshes(self, crops: list[np.ndarray], shapes: list[np.ndarray],
@@ -557,7 +557,7 @@ class FaceSwapPipeline:
         sources: list[SourceFace],
         tokens: np.ndarray,
         shapes: list,
-        oversample: float = OVERSAMPLE,
+        scale: DetailScale = PHOTO_DETAIL,
         mark_strength: Callable[[float], float] = watermark.photo_strength,
         hires: list[np.ndarray] | None = None,
         keeps: list[MouthInside | None] | None = None,
@@ -568,7 +568,8 @@ class FaceSwapPipeline:
         back into a copy of image.
 
         aligned: [(target crop (S, S, 3), matrix (2, 3))], decoded: [(S, S, 3)] G(Z_swap), sources: the
-        source view used for each, tokens (N, h, w) their code masks, shapes their aligned landmarks
+        source view used for each, tokens (N, h, w) their code masks, shapes their aligned landmarks;
+        scale: how finely the faces are composed (pipelines/detail.py; a video's frames: VIDEO_DETAIL);
         mark_strength: the watermark's strength as a function of the face's native crop side
         (watermark.photo_strength; video frames: watermark.video_strength); hires: the targets
         already aligned at their detail side (align_at_detail), else they are warped here; keeps: per
@@ -587,7 +588,7 @@ class FaceSwapPipeline:
             aligned, decoded, seams, sources, tokens, shapes, hires, keeps, outlines, strict=True
         ):
             native = native_crop_side(matrix, self.size)  # pixels of the image the crop spans
-            side = detail_side(native, self.size, oversample)
+            side = detail_side(native, self.size, scale)
             matrix_hi = matrix * (side / self.size)  # image -> P x P crop
             if target_hi is None or target_hi.shape[0] != side:
                 target_hi = warp_to_crop(image, matrix_hi, side)

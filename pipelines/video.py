@@ -37,7 +37,7 @@ from models import WeightsError
 
 from . import watermark
 from .credentials import Made, sign_in_place
-from .detail import seam
+from .detail import VIDEO_DETAIL, seam
 from .faces import align_face, transform_points
 from .images import ImageError
 from .precision import fast_inference
@@ -270,8 +270,8 @@ class VideoSwapPipeline:
         (key_faces) all together, and every face is composed with its key's seam (pipelines/detail.py)."""
         sw, times = self.swapper, job.times
         with times("align"):
-            faces = [BatchFace(i, face, *align_at_detail(frame, face.landmarks, sw.size, 1.0)) for i, (frame, tracked) in enumerate(pending)
-                     for face in tracked]  # fmt: skip
+            faces = [BatchFace(i, face, *align_at_detail(frame, face.landmarks, sw.size, VIDEO_DETAIL))
+                     for i, (frame, tracked) in enumerate(pending) for face in tracked]  # fmt: skip
         if faces:
             with times("vqgan"):
                 views, pose_warnings = sw.views_for(source, [f.tracked.landmarks for f in faces])
@@ -307,7 +307,7 @@ class VideoSwapPipeline:
                 with times("blend"):
                     frame, _ = sw.blend(
                         frame, [(faces[k].crop, faces[k].matrix) for k in mine], None if decoded is None else [decoded[k] for k in mine],
-                        opts, [views[k] for k in mine], tokens[mine], [shapes[k] for k in mine], oversample=1.0,
+                        opts, [views[k] for k in mine], tokens[mine], [shapes[k] for k in mine], scale=VIDEO_DETAIL,
                         mark_strength=watermark.video_strength, hires=[faces[k].hires for k in mine], keeps=[keeps[k] for k in mine],
                         outlines=[outline(meshes[k]) for k in mine], seams=None if seams is None else [seams[k] for k in mine],
                     )  # fmt: skip

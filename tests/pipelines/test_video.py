@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from pipelines import watermark
+from pipelines.detail import PHOTO_DETAIL, VIDEO_DETAIL, detail_side
 from pipelines.faces import align_face, alignment_matrix, detect_faces, native_crop_side
 from pipelines.provenance import check
 from pipelines.swap import SwapOptions
@@ -378,3 +379,11 @@ def test_tracker_holds_a_face_a_hand_passes_over(pipe):
         sizes.append(track.size / face.size)
     assert max(errors) < 0.12, np.round(errors, 2)
     assert min(sizes) > 0.8 and max(sizes) < 1.2, np.round(sizes, 2)
+
+
+def test_video_faces_are_composed_at_most_at_the_video_detail_side():
+    """A video frame's large face is composed at VIDEO_DETAIL's cap (and upscaled by the paste), where a
+    photo's is composed finer; a small face still at its own side or more, never below the model's crop."""
+    assert detail_side(500, 128, VIDEO_DETAIL) == VIDEO_DETAIL.max_side < detail_side(500, 128, PHOTO_DETAIL)
+    assert 200 <= detail_side(200, 128, VIDEO_DETAIL) < VIDEO_DETAIL.max_side
+    assert detail_side(60, 128, VIDEO_DETAIL) == 128
