@@ -346,7 +346,7 @@ class FaceSwapPipeline:
                 targets_hi = [self.target_detail(tgt, m) for _, m in aligned] if EXPRESSIONS[opts.expression] else None
                 meshes = self.target_meshes(targets_hi or [crop for crop, _ in aligned], shapes)
                 views = self.turn_views(views, meshes, bool(EXPRESSIONS[opts.expression]))
-                views, keeps = self.wear_expression(views, targets_hi, opts, meshes)
+                views, keeps = self.wear_expression(views, targets_hi, opts, self.target_points(targets_hi, meshes, opts))
             with times("exchange"):
                 swap, tokens = self.exchange_codes(torch.stack([v.codes for v in views]), codes, opts, shapes, [v.outline for v in views])
             with times("decode_codes"):
@@ -464,6 +464,14 @@ class FaceSwapPipeline:
             meshes.append(mesh if agrees else None)
         return meshes
 
+    def target_points(self, crops: list[np.ndarray] | None, meshes: list[np.ndarray | None], opts: SwapOptions) -> list[np.ndarray | None]:
+        """Each aligned target's (478, 2) dense points in unit crop coordinates: its checked mesh
+        (target_meshes) with the eyes refined by the eye model (~4 ms a face); None where its mesh is
+        None, and for every face when the expression kept is the source's (crops None: nothing to look at)."""
+        if crops is None or not EXPRESSIONS[opts.expression]:
+            return [None] * len(meshes)
+        return [None if mesh is None else self.landmarks(crop, mesh) for crop, mesh in zip(crops, meshes, strict=True)]
+
     def turn_views(self, views: list[SourceFace], target_meshes: list[np.ndarray | None], with_points: bool) -> list[SourceFace]:
         """Each source view turned to its target's pose where the target faces further away from the
         camera (pipelines/turn.py). target_meshes: (468, 2) unit crop coordinates, None where not
@@ -502,13 +510,12 @@ class FaceSwapPipeline:
 
     @torch.no_grad()
     def wear_expression(self, views: list[SourceFace], targets_hi: list[np.ndarray] | None, opts: SwapOptions,
-                        target_meshes: list[np.ndarray | None] | None = None, encode: bool = True):  # fmt: skip
+                        target_points: list[np.ndarray | None], encode: bool = True):  # fmt: skip
         """Each source view warped to its target's expression (pipelines/expression.py), and what of
         each target stays (MouthInside: the inside of its mouth, or None). targets_hi: the targets
         aligned at their detail side P (target_detail / align_at_detail) -> (views, keeps).
-        target_meshes: each target's (468, 2) face mesh in unit crop coordinates (target_meshes), None
-        where it cannot be trusted: that face keeps the source's expression. Only the eyes are looked
-        at here. Not given: each target's mesh is found here.
+        target_points: each target's (478, 2) dense points in unit crop coordinates (target_points), None
+        where its mesh cannot be trusted: that face keeps the source's expression.
 
         A warped view is a source face in its own right: its crop is encoded and its codes decoded, so
         the detail formula (pipelines/detail.py) adds back exactly the warped face's fine detail and
@@ -520,13 +527,9 @@ class FaceSwapPipeline:
         if not parts:
             return finish(views), [None] * len(views)
         posed, keeps = [], []
-        for i, (view, target_hi) in enumerate(zip(views, targets_hi, strict=True)):
+        for view, target_hi, target in zip(views, targets_hi, target_points, strict=True):
             if view.points is None:
                 view.points = self.landmarks(view.hires)
-            if target_meshes is None:
-                target = self.landmarks(target_hi)
-            else:
-                target = None if target_meshes[i] is None else self.landmarks(target_hi, target_meshes[i])
             if view.points is None or target is None:
                 posed.append(view)
                 keeps.append(None)

@@ -4,8 +4,10 @@
 
 Frames stream from ffmpeg (imageio-ffmpeg's binary) through the face tracker and the VQGAN in
 batches and back into an H.264 (yuv420p) MP4 with the input's frame rate, size and audio; memory
-does not grow with the video's length. A thread reads and tracks the next batch while the current
-one is swapped (pipelines/prefetch.py; the same frames, 10% more of them a second on 2 cores).
+does not grow with the video's length. A thread reads and tracks the next batch, aligns its faces and
+finds their landmarks while the current one is swapped (pipelines/prefetch.py; the same frames, 10%
+more of them a second on 2 cores, and 10% more again with the alignment and the landmarks there);
+torch runs on half the cores in each (pipelines/threads.py).
 The output is written to a temporary file beside OUT and renamed when complete, so a failure or
 a cancel leaves nothing behind.
 
@@ -54,6 +56,7 @@ from .swap import (
     options_from_args,
     outline,
 )
+from .threads import half_the_cores
 from .timing import Timings
 from .tracking import FaceTracker, ShotSmoother
 
@@ -200,9 +203,11 @@ class VideoSwapPipeline:
 
     def swap_frames(self, video: Path, meta: dict, writer, source: SourceFace, opts: SwapOptions, chooser: TrackChooser,
                     job: VideoJob, detect_every: int, batch_size: int, smoothing: bool, progress, cancel) -> None:  # fmt: skip
-        """Swap the tracked batches (made one batch ahead, in a background thread) and write the frames in order."""
+        """Swap the tracked batches (made one batch ahead, in a background thread: VideoSwapPipeline.prepared) and
+        write the frames in order."""
         batches = self.tracked_batches(video, meta, opts, chooser, job, detect_every, batch_size, smoothing, cancel)
-        with contextlib.closing(prefetched(batches, depth=1)) as ahead:  # closed: on an error here the thread stops at once
+        # closed: on an error here the thread stops at once; torch on half the cores in each thread (pipelines/threads.py)
+        with half_the_cores(), contextlib.closing(prefetched(batches, depth=1)) as ahead:
             for batch in ahead:
                 for frame in self.swap_batch(batch, source, opts, job):
                     with job.times("write"):
@@ -213,8 +218,8 @@ class VideoSwapPipeline:
     @torch.no_grad()
     def tracked_batches(self, video: Path, meta: dict, opts: SwapOptions, chooser: TrackChooser, job: VideoJob,
                         detect_every: int, batch_size: int, smoothing: bool, cancel) -> Iterator[list]:  # fmt: skip
-        """Read, track, choose and smooth every frame's faces -> batches [(frame, its Tracked faces to swap)],
-        in frame order, each at least batch_size frames but the last."""
+        """Read, track, choose and smooth every frame's faces -> batches of frames with the faces to swap, aligned
+        and their landmarks found (Prepared), in frame order, each at least batch_size frames but the last."""
         sw, times = self.swapper, job.times
 
         def describe(frame: np.ndarray, landmarks: np.ndarray) -> np.ndarray:  # re-identifies people across cuts
@@ -235,57 +240,67 @@ class VideoSwapPipeline:
 
         reader = imageio_ffmpeg.read_frames(str(video))
         try:
-            next(reader)
-            while True:
-                with times("read"):
-                    raw = next(reader, None)
-                if raw is None:
-                    break
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled("cancelled")
-                frame = np.frombuffer(raw, np.uint8).reshape(h, w, 3)
-                with times("track"):
-                    tracks = tracker.update(frame)
-                    chosen = chooser(tracks)
-                    # every track feeds the smoother (its fit uses neighbouring frames); only the chosen are swapped
-                    payload = (frame, {tr.id: tr.mesh for tr in chosen}, tracker.shot)
-                    ready = smoother.push(payload, {tr.id: tr.landmarks for tr in tracks}, tracker.shot)
-                job.frames += 1
-                if job.frames > self.limits.max_frames:
-                    raise VideoError(f"{video.name}: more than {self.limits.max_frames} frames, over the limit")
-                pending += to_swap(ready)
-                if len(pending) >= batch_size:
-                    yield pending
-                    pending = []
-            pending += to_swap(smoother.flush())
-            if pending:
-                yield pending
+            with half_the_cores():  # torch in the reading thread, where this generator runs (pipelines/threads.py)
+                next(reader)
+                while True:
+                    with times("read"):
+                        raw = next(reader, None)
+                    if raw is None:
+                        break
+                    if cancel is not None and cancel.is_set():
+                        raise Cancelled("cancelled")
+                    frame = np.frombuffer(raw, np.uint8).reshape(h, w, 3)
+                    with times("track"):
+                        tracks = tracker.update(frame)
+                        chosen = chooser(tracks)
+                        # every track feeds the smoother (its fit uses neighbouring frames); only the chosen are swapped
+                        payload = (frame, {tr.id: tr.mesh for tr in chosen}, tracker.shot)
+                        ready = smoother.push(payload, {tr.id: tr.landmarks for tr in tracks}, tracker.shot)
+                    job.frames += 1
+                    if job.frames > self.limits.max_frames:
+                        raise VideoError(f"{video.name}: more than {self.limits.max_frames} frames, over the limit")
+                    pending += to_swap(ready)
+                    if len(pending) >= batch_size:
+                        yield self.prepared(pending, opts, times)
+                        pending = []
+                pending += to_swap(smoother.flush())
+                if pending:
+                    yield self.prepared(pending, opts, times)
         finally:
             reader.close()  # stops ffmpeg, also when the swap stopped early
 
-    def swap_batch(self, pending: list[tuple[np.ndarray, list[Tracked]]], source: SourceFace, opts: SwapOptions,
-                   job: VideoJob) -> list[np.ndarray]:  # fmt: skip
-        """[(frame, its tracked faces to swap)] -> the frames with those faces swapped. Each face is warped
-        once, at its detail side, and wears its frame's expression; the VQGAN runs on the key faces
-        (key_faces) all together, and every face is composed with its key's seam (pipelines/detail.py)."""
-        sw, times = self.swapper, job.times
+    def prepared(self, pending: list[tuple[np.ndarray, list[Tracked]]], opts: SwapOptions, times: Timings) -> Prepared:
+        """A batch's faces aligned at their detail side, with their checked meshes and dense points (in the
+        reading thread: the main thread has the VQGAN and the composition)."""
+        sw = self.swapper
         with times("align"):
             faces = [BatchFace(i, face, *align_at_detail(frame, face.landmarks, sw.size, VIDEO_DETAIL))
                      for i, (frame, tracked) in enumerate(pending) for face in tracked]  # fmt: skip
+            shapes = [crop_landmarks(f.tracked.landmarks, f.matrix, sw.size) for f in faces]
+        with times("target points"), fast_inference(sw.device):
+            meshes = sw.target_meshes([f.hires for f in faces], shapes, [f.mesh_in_hires() for f in faces])
+            points = sw.target_points([f.hires for f in faces], meshes, opts)
+        return Prepared(pending, faces, shapes, meshes, points)
+
+    def swap_batch(self, batch: Prepared, source: SourceFace, opts: SwapOptions,
+                   job: VideoJob) -> list[np.ndarray]:  # fmt: skip
+        """A batch (prepared) -> its frames with their faces swapped. Each face is warped
+        once, at its detail side, and wears its frame's expression; the VQGAN runs on the key faces
+        (key_faces) all together, and every face is composed with its key's seam (pipelines/detail.py)."""
+        sw, times = self.swapper, job.times
+        pending, faces, shapes, meshes = batch.pending, batch.faces, batch.shapes, batch.meshes
         if faces:
             with times("vqgan"):
                 views, pose_warnings = sw.views_for(source, [f.tracked.landmarks for f in faces])
                 job.warnings.update(dict.fromkeys(pose_warnings))
-            shapes = [crop_landmarks(f.tracked.landmarks, f.matrix, sw.size) for f in faces]
             # at detail 1 the decoder's part of a face is its seam, which changes slowly: carried over a few frames
             every = self.model_every if opts.detail >= 1 and not opts.harmonize else 1
             key_of = key_faces([(f.tracked.track, f.tracked.shot, id(v)) for f, v in zip(faces, views, strict=True)], every)
             keys = sorted(set(key_of))
             with times("expression"), fast_inference(sw.device):  # the tracker's meshes, where it ran
-                meshes = sw.target_meshes([f.hires for f in faces], shapes, [f.mesh_in_hires() for f in faces])
                 # no turn to the target's pose here (pipelines/turn.py): measured on the repo's clips it cost the
                 # eye-opening figure (hamilton 0.54 against 0.74 by the mesh); photos only for now
-                views, keeps = sw.wear_expression(views, [f.hires for f in faces], opts, meshes, encode=False)
+                views, keeps = sw.wear_expression(views, [f.hires for f in faces], opts, batch.points, encode=False)
             with times("vqgan"):
                 with fast_inference(sw.device):  # bf16 where the CPU has bf16 units (pipelines/precision.py)
                     sw.encode_pending([views[k] for k in keys])
@@ -366,6 +381,17 @@ class BatchFace:
         if self.tracked.mesh is None:
             return None
         return transform_points(self.tracked.mesh, self.matrix) / self.crop.shape[0]
+
+
+@dataclass
+class Prepared:
+    """A batch of frames to swap, its faces aligned and their landmarks found (VideoSwapPipeline.prepared)."""
+
+    pending: list[tuple[np.ndarray, list[Tracked]]]  # (frame, its tracked faces to swap)
+    faces: list[BatchFace]
+    shapes: list[np.ndarray]  # each face's (5, 2) landmarks in unit crop coordinates
+    meshes: list[np.ndarray | None]  # each face's checked (468, 2) mesh in unit crop coordinates (target_meshes)
+    points: list[np.ndarray | None]  # each face's (478, 2) dense points, eyes refined (target_points)
 
 
 @dataclass
