@@ -40,6 +40,7 @@ from models import WeightsError
 from . import watermark
 from .credentials import Made, sign_in_place
 from .detail import VIDEO_DETAIL, seam
+from .expression import MouthInside
 from .faces import align_face, transform_points
 from .images import ImageError
 from .precision import fast_inference
@@ -205,21 +206,21 @@ class VideoSwapPipeline:
                     job: VideoJob, detect_every: int, batch_size: int, smoothing: bool, progress, cancel) -> None:  # fmt: skip
         """Swap the tracked batches (made one batch ahead, in a background thread: VideoSwapPipeline.prepared) and
         write the frames in order."""
-        batches = self.tracked_batches(video, meta, opts, chooser, job, detect_every, batch_size, smoothing, cancel)
+        batches = self.tracked_batches(video, meta, source, opts, chooser, job, detect_every, batch_size, smoothing, cancel)
         # closed: on an error here the thread stops at once; torch on half the cores in each thread (pipelines/threads.py)
         with half_the_cores(), contextlib.closing(prefetched(batches, depth=1)) as ahead:
             for batch in ahead:
-                for frame in self.swap_batch(batch, source, opts, job):
+                for frame in self.swap_batch(batch, opts, job):
                     with job.times("write"):
                         writer.send(frame)
                 if progress:
                     progress(job.frames, max(job.total, job.frames))
 
     @torch.no_grad()
-    def tracked_batches(self, video: Path, meta: dict, opts: SwapOptions, chooser: TrackChooser, job: VideoJob,
-                        detect_every: int, batch_size: int, smoothing: bool, cancel) -> Iterator[list]:  # fmt: skip
+    def tracked_batches(self, video: Path, meta: dict, source: SourceFace, opts: SwapOptions, chooser: TrackChooser, job: VideoJob,
+                        detect_every: int, batch_size: int, smoothing: bool, cancel) -> Iterator[Prepared]:  # fmt: skip
         """Read, track, choose and smooth every frame's faces -> batches of frames with the faces to swap, aligned
-        and their landmarks found (Prepared), in frame order, each at least batch_size frames but the last."""
+        and the source warped to each (prepared), in frame order, each at least batch_size frames but the last."""
         sw, times = self.swapper, job.times
 
         def describe(frame: np.ndarray, landmarks: np.ndarray) -> np.ndarray:  # re-identifies people across cuts
@@ -261,18 +262,19 @@ class VideoSwapPipeline:
                         raise VideoError(f"{video.name}: more than {self.limits.max_frames} frames, over the limit")
                     pending += to_swap(ready)
                     if len(pending) >= batch_size:
-                        yield self.prepared(pending, opts, times)
+                        yield self.prepared(pending, source, opts, job)
                         pending = []
                 pending += to_swap(smoother.flush())
                 if pending:
-                    yield self.prepared(pending, opts, times)
+                    yield self.prepared(pending, source, opts, job)
         finally:
             reader.close()  # stops ffmpeg, also when the swap stopped early
 
-    def prepared(self, pending: list[tuple[np.ndarray, list[Tracked]]], opts: SwapOptions, times: Timings) -> Prepared:
-        """A batch's faces aligned at their detail side, with their checked meshes and dense points (in the
-        reading thread: the main thread has the VQGAN and the composition)."""
-        sw = self.swapper
+    def prepared(self, pending: list[tuple[np.ndarray, list[Tracked]]], source: SourceFace, opts: SwapOptions, job: VideoJob) -> Prepared:
+        """A batch's faces aligned at their detail side, with their checked meshes, and the source's view for
+        each warped to its expression, waiting for the VQGAN (in the reading thread: the main thread has the
+        VQGAN and the composition)."""
+        sw, times = self.swapper, job.times
         with times("align"):
             faces = [BatchFace(i, face, *align_at_detail(frame, face.landmarks, sw.size, VIDEO_DETAIL))
                      for i, (frame, tracked) in enumerate(pending) for face in tracked]  # fmt: skip
@@ -280,27 +282,26 @@ class VideoSwapPipeline:
         with times("target points"), fast_inference(sw.device):
             meshes = sw.target_meshes([f.hires for f in faces], shapes, [f.mesh_in_hires() for f in faces])
             points = sw.target_points([f.hires for f in faces], meshes, opts)
-        return Prepared(pending, faces, shapes, meshes, points)
+        with times("expression"):
+            chosen, pose_warnings = sw.views_for(source, [f.tracked.landmarks for f in faces])
+            job.warnings.update(dict.fromkeys(pose_warnings))
+            with fast_inference(sw.device):
+                # no turn to the target's pose here (pipelines/turn.py): measured on the repo's clips it cost the
+                # eye-opening figure (hamilton 0.54 against 0.74 by the mesh); photos only for now
+                posed, keeps = sw.wear_expression(chosen, [f.hires for f in faces], opts, points, encode=False)
+        return Prepared(pending, faces, shapes, meshes, chosen, posed, keeps)
 
-    def swap_batch(self, batch: Prepared, source: SourceFace, opts: SwapOptions,
-                   job: VideoJob) -> list[np.ndarray]:  # fmt: skip
+    def swap_batch(self, batch: Prepared, opts: SwapOptions, job: VideoJob) -> list[np.ndarray]:
         """A batch (prepared) -> its frames with their faces swapped. Each face is warped
         once, at its detail side, and wears its frame's expression; the VQGAN runs on the key faces
         (key_faces) all together, and every face is composed with its key's seam (pipelines/detail.py)."""
         sw, times = self.swapper, job.times
-        pending, faces, shapes, meshes = batch.pending, batch.faces, batch.shapes, batch.meshes
+        pending, faces, shapes, meshes, views, keeps = batch.pending, batch.faces, batch.shapes, batch.meshes, batch.views, batch.keeps
         if faces:
-            with times("vqgan"):
-                views, pose_warnings = sw.views_for(source, [f.tracked.landmarks for f in faces])
-                job.warnings.update(dict.fromkeys(pose_warnings))
             # at detail 1 the decoder's part of a face is its seam, which changes slowly: carried over a few frames
             every = self.model_every if opts.detail >= 1 and not opts.harmonize else 1
-            key_of = key_faces([(f.tracked.track, f.tracked.shot, id(v)) for f, v in zip(faces, views, strict=True)], every)
+            key_of = key_faces([(f.tracked.track, f.tracked.shot, id(v)) for f, v in zip(faces, batch.sources, strict=True)], every)
             keys = sorted(set(key_of))
-            with times("expression"), fast_inference(sw.device):  # the tracker's meshes, where it ran
-                # no turn to the target's pose here (pipelines/turn.py): measured on the repo's clips it cost the
-                # eye-opening figure (hamilton 0.54 against 0.74 by the mesh); photos only for now
-                views, keeps = sw.wear_expression(views, [f.hires for f in faces], opts, batch.points, encode=False)
             with times("vqgan"):
                 with fast_inference(sw.device):  # bf16 where the CPU has bf16 units (pipelines/precision.py)
                     sw.encode_pending([views[k] for k in keys])
@@ -385,13 +386,15 @@ class BatchFace:
 
 @dataclass
 class Prepared:
-    """A batch of frames to swap, its faces aligned and their landmarks found (VideoSwapPipeline.prepared)."""
+    """A batch of frames to swap, its faces aligned and the source warped to each (VideoSwapPipeline.prepared)."""
 
     pending: list[tuple[np.ndarray, list[Tracked]]]  # (frame, its tracked faces to swap)
     faces: list[BatchFace]
     shapes: list[np.ndarray]  # each face's (5, 2) landmarks in unit crop coordinates
     meshes: list[np.ndarray | None]  # each face's checked (468, 2) mesh in unit crop coordinates (target_meshes)
-    points: list[np.ndarray | None]  # each face's (478, 2) dense points, eyes refined (target_points)
+    sources: list[SourceFace]  # the source's view chosen for each face (views_for: mirrored or not)
+    views: list[SourceFace]  # that view warped to the face's expression, its codes to come (wear_expression)
+    keeps: list[MouthInside | None]  # what of each face stays its own (wear_expression)
 
 
 @dataclass
