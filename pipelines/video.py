@@ -4,10 +4,11 @@
 
 Frames stream from ffmpeg (imageio-ffmpeg's binary) through the face tracker and the VQGAN in
 batches and back into an H.264 (yuv420p) MP4 with the input's frame rate, size and audio; memory
-does not grow with the video's length. A thread reads and tracks the next batch, aligns its faces and
-finds their landmarks while the current one is swapped (pipelines/prefetch.py; the same frames, 10%
-more of them a second on 2 cores, and 10% more again with the alignment and the landmarks there);
-torch runs on half the cores in each (pipelines/threads.py).
+does not grow with the video's length. A thread reads, tracks and prepares the next batch (aligns its
+faces, finds their landmarks, warps the source to each face's expression: prepared) while the current
+one goes through the VQGAN, is composed and written (pipelines/prefetch.py), torch on half the cores in
+each (pipelines/threads.py): the same frames, about a quarter more of them a second at 720p on 2
+cores than with all but the reading and tracking in the swapping thread (benchmarks/RESULTS.md, Video).
 The output is written to a temporary file beside OUT and renamed when complete, so a failure or
 a cancel leaves nothing behind.
 
