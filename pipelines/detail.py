@@ -46,7 +46,7 @@ class DetailScale(NamedTuple):
 # photos: resampling twice (warp in, paste back) softens less at 1.5 crop pixels per photo pixel
 PHOTO_DETAIL = DetailScale(oversample=1.5, max_side=768)
 # video frames, compressed anyway, at 1 and at most 384: the singer clip's faces (crops of 480-544 px
-# at 720p) compose in about half the pixels, 2-4 fps faster, with the same sharpness within 1.3%
+# at 720p) compose in about half the pixels, 16.6 -> 18.3 fps, with the same sharpness within 1.3%
 # (also on a sharp still, 477 px) and 39-40 dB from the uncapped frames (benchmarks/RESULTS.md, Video)
 VIDEO_DETAIL = DetailScale(oversample=1.0, max_side=384)
 
