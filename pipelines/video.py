@@ -280,16 +280,16 @@ class VideoSwapPipeline:
             faces = [BatchFace(i, face, *align_at_detail(frame, face.landmarks, sw.size, VIDEO_DETAIL))
                      for i, (frame, tracked) in enumerate(pending) for face in tracked]  # fmt: skip
             shapes = [crop_landmarks(f.tracked.landmarks, f.matrix, sw.size) for f in faces]
-        with times("target points"), fast_inference(sw.device):
+        with times("target points"):  # the TFLite models: no torch here
             meshes = sw.target_meshes([f.hires for f in faces], shapes, [f.mesh_in_hires() for f in faces])
             points = sw.target_points([f.hires for f in faces], meshes, opts)
         with times("expression"):
             chosen, pose_warnings = sw.views_for(source, [f.tracked.landmarks for f in faces])
             job.warnings.update(dict.fromkeys(pose_warnings))
-            with fast_inference(sw.device):
-                # no turn to the target's pose here (pipelines/turn.py): on the hamilton clip it costs the eye-opening
-                # figure (0.75 against 0.83 by the mesh) for little identity (40% against 36%); photos only for now
-                posed, keeps = sw.wear_expression(chosen, [f.hires for f in faces], opts, points, encode=False)
+            # no turn to the target's pose here (pipelines/turn.py): on the hamilton clip it costs the eye-opening
+            # figure (0.75 against 0.83 by the mesh) for little identity (40% against 36%); photos only for now.
+            # encode=False: the warp alone (landmarks, OpenCV); the VQGAN is the swapping thread's
+            posed, keeps = sw.wear_expression(chosen, [f.hires for f in faces], opts, points, encode=False)
         return Prepared(pending, faces, shapes, meshes, chosen, posed, keeps)
 
     def swap_batch(self, batch: Prepared, opts: SwapOptions, job: VideoJob) -> list[np.ndarray]:
