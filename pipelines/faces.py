@@ -50,7 +50,20 @@ def default_detector(device: str | torch.device | None = None):
 
     from .device import choose_device
 
-    return MTCNN(keep_all=True, device=choose_device(device), min_face_size=20, post_process=False)
+    detector = MTCNN(keep_all=True, device=choose_device(device), min_face_size=20, post_process=False)
+    return channels_last(detector)
+
+
+def channels_last(detector):
+    """The detector's three networks with channels-last weights, so their activations follow.
+
+    torch's CPU max-pooling with ceil_mode is 3-14x slower on (N, C, H, W) activations than on
+    channels-last ones (the same values); the whole detector runs 15% faster (174 against 205 ms for
+    a 1 MP pair, session 24), and its boxes and points agree within 1e-3 px on the 39 test photos.
+    """
+    for name in ("pnet", "rnet", "onet"):
+        setattr(detector, name, getattr(detector, name).to(memory_format=torch.channels_last))
+    return detector
 
 
 def detect_faces(

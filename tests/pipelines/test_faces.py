@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.faces import CANONICAL_TEMPLATE, align_face, alignment_matrix, detect_faces, paste_back, transform_points
+from pipelines.faces import CANONICAL_TEMPLATE, align_face, alignment_matrix, default_detector, detect_faces, paste_back, transform_points
 from pipelines.images import load_image
 
 from ..conftest import photo
@@ -30,6 +30,18 @@ def test_groups_sorted_by_confidence_and_no_face_is_empty():
     assert len(faces) >= 5
     assert [f.score for f in faces] == sorted((f.score for f in faces), reverse=True)
     assert detect_faces(load_image(photo("no_face_landscape.jpg"))) == []
+
+
+@pytest.mark.parametrize("name", ["group_six_people_table.jpg", "man_portrait_flags_720p.jpg", "woman_three_quarter_right.png"])
+def test_channels_last_detector_finds_what_the_plain_one_finds(name):
+    from facenet_pytorch import MTCNN
+
+    image = load_image(photo(name))
+    plain = MTCNN(keep_all=True, device="cpu", min_face_size=20, post_process=False)
+    fast, slow = detect_faces(image, default_detector()), detect_faces(image, plain)
+    assert len(fast) == len(slow) > 0
+    for a, b in zip(fast, slow, strict=True):
+        assert np.abs(a.box - b.box).max() < 1e-3 and np.abs(a.landmarks - b.landmarks).max() < 1e-3
 
 
 def test_exif_rotated_face_is_found_upright():
