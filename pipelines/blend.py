@@ -29,6 +29,12 @@ GAIN_FLOOR = (0.6, 0.4, 0.4)
 MOUTH_GAIN_FLOOR = (0.4, 0.4, 0.4)
 # the template's eye gap over its eyes-to-mouth height (0.236 / 0.272); frontal faces measure 0.95-1.06
 FACE_GAP_PER_HEIGHT = 0.866
+# How far the face region's top reaches above an ellipse of 1.38 x size around the nose, in eye gaps.
+# The feather (feathered, 8% of the side) eats into a region's edge: at 0 it left the target's brows
+# half in place, and a brow is much of who a face is (session 24, read densely: hamilton's frontal
+# faces 54% -> 90% closer to the source, the singer's 88% -> 99%). Hair up there is kept out
+# (pipelines/hair.py).
+FACE_TOP = 0.3
 
 
 def region_ellipses(name: str, landmarks: np.ndarray, posed: bool = False) -> list[tuple[float, float, float, float]]:
@@ -44,8 +50,8 @@ def region_ellipses(name: str, landmarks: np.ndarray, posed: bool = False) -> li
     # eyes kept beside them). An unturned source keeps the small region: a frontal face pasted whole
     # over a profile put its eyes on the cheek (looked at, video frames).
     size = max(gap, FACE_GAP_PER_HEIGHT * float(np.hypot(*(mouth - (le + re) / 2)))) if posed else gap
-    if name == "face":
-        return [(float((le[0] + re[0]) / 2), float(nose[1]) - 0.02, 1.02 * size, 1.38 * size)]
+    if name == "face":  # its bottom under the lower lip; its top FACE_TOP x size above the brows' reach at 0
+        return [(float((le[0] + re[0]) / 2), float(nose[1]) - 0.02 - FACE_TOP / 2 * size, 1.02 * size, (1.38 + FACE_TOP / 2) * size)]
     if name == "eyes":
         return [(float(p[0]), float(p[1]), 0.4 * gap, 0.27 * gap) for p in (le, re)]
     if name == "brows":

@@ -42,6 +42,7 @@ from .detail import PHOTO_DETAIL, DetailScale, compose, compose_with_seam, detai
 from .device import choose_device
 from .expression import MouthInside, expression_field, kept_from_target, warp
 from .faces import (
+    CANONICAL_TEMPLATE,
     Face,
     align_face,
     alignment_matrix,
@@ -52,6 +53,7 @@ from .faces import (
     transform_points,
     warp_to_crop,
 )
+from .hair import hair_mask, without_hair
 from .images import DEFAULT_MAX_PIXELS, ImageError, load_image
 from .landmarks import FACE_OVAL, FIVE_POINTS, DenseLandmarks
 from .pose import Pose, choose_view, complete_from_visible_half, estimate_pose
@@ -606,6 +608,8 @@ class FaceSwapPipeline:
             if source.outline is not None:  # nor past a turned source's: its background lies there
                 pasted = pasted * outline_mask(source.outline, self.size, margin=0.0)
             weights = feathered(pasted, opts.softness) * opts.strength  # (S, S): cheap here, smooth enough to upsample
+            points = CANONICAL_TEMPLATE if shape is None else shape  # both crops' hair is looked for above the target's eyes
+            weights = without_hair(weights, [hair_mask(crop, points, region), hair_mask(source.crop, points, region)])
             first = weights if first is None else first
             if opts.color_correction:  # statistics at crop size (the same numbers, a fraction of the work), off the region's rim
                 core = region_core(region)  # of the region as placed (clipped, it moved the photos' skin tone off by 0.5 levels)
