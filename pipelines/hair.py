@@ -10,10 +10,10 @@ face, and keep the target's pixels. The brows themselves lie below the band look
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
-
-from .blend import skin_core
 
 # The forehead band looked at: above the eye line by more than this many eye gaps. The brows' top sits
 # at about half a gap (pipelines/blend.py, "brows"); a raised brow reaches a little higher.
@@ -26,26 +26,39 @@ MIN_SKIN_PIXELS = 20
 HAIR_MARGIN = 0.025  # of the crop side: 3 px of a 128 crop
 
 
-def hair_mask(crop: np.ndarray, landmarks: np.ndarray, region: np.ndarray) -> np.ndarray:
-    """(S, S, 3) uint8 aligned face, its (5, 2) landmarks in unit crop coordinates, the (S, S) face
-    region -> (S, S) float32 in {0, 1}: hair (not skin) on the forehead, above the brows. Zero when
-    the face shows too little skin below the eyes to tell (a mask, a hand)."""
+@functools.lru_cache(maxsize=4)
+def _pixel_centres(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(S, S) y and x of the pixel centres in unit crop coordinates, made once per side (read-only)."""
+    yy, xx = (np.mgrid[0:size, 0:size].astype(np.float32) + 0.5) / size
+    yy.setflags(write=False)
+    xx.setflags(write=False)
+    return yy, xx
+
+
+def hair_mask(crop: np.ndarray, landmarks: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """(S, S, 3) uint8 aligned face, (5, 2) landmarks in unit crop coordinates, (S, S) skin mask of
+    its face region (blend.skin_core) -> (S, S) float32 in {0, 1}: hair (not skin) on the forehead,
+    above the brows. Zero when the face shows too little skin below the eyes to tell (a mask, a hand)."""
     size = crop.shape[0]
     left_eye, right_eye = (np.asarray(p, np.float64) for p in landmarks[:2])
     gap = float(np.hypot(*(right_eye - left_eye)))
     along = (right_eye - left_eye) / max(gap, 1e-6)
     up = np.array([along[1], -along[0]])  # perpendicular to the eye line, towards the forehead (y grows down)
-    yy, xx = (np.mgrid[0:size, 0:size].astype(np.float32) + 0.5) / size
+    yy, xx = _pixel_centres(size)
     above_eyes = (xx - left_eye[0]) * up[0] + (yy - left_eye[1]) * up[1]  # (S, S) unit distance above the eye line
-    skin = (skin_core(region, landmarks) > 0.5) & (above_eyes < 0)
-    if skin.sum() < MIN_SKIN_PIXELS:
-        return np.zeros((size, size), np.float32)
-    lab = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB).astype(np.float32)
-    samples = lab[skin]  # (n, 3)
+    below = (skin > 0.5) & (above_eyes < 0)  # cheeks and nose: no fringe reaches there
+    hair = np.zeros((size, size), np.uint8)
+    band = above_eyes > FOREHEAD_ABOVE_EYES * gap
+    rows = np.nonzero(band.any(axis=1))[0]
+    if below.sum() < MIN_SKIN_PIXELS or len(rows) == 0:
+        return hair.astype(np.float32)
+    lab = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB)
+    samples = lab[below].astype(np.float32)  # (n, 3)
     median = np.median(samples, axis=0)
     spread = np.maximum(1.4826 * np.median(np.abs(samples - median), axis=0), SPREAD_FLOOR)
-    distance = np.sqrt((((lab - median) / spread) ** 2).sum(-1))  # (S, S) in robust standard deviations
-    hair = ((distance > NOT_SKIN) & (above_eyes > FOREHEAD_ABOVE_EYES * gap)).astype(np.uint8)
+    top = rows.max() + 1  # the band's rows only: the forehead is the top third or so of the crop
+    distance = np.sqrt((((lab[:top].astype(np.float32) - median) / spread) ** 2).sum(-1))  # robust standard deviations
+    hair[:top] = (distance > NOT_SKIN) & band[:top]
     hair = cv2.morphologyEx(hair, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))  # no single pixels: a freckle, noise
     return hair.astype(np.float32)
 

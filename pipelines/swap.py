@@ -607,13 +607,13 @@ class FaceSwapPipeline:
                 pasted = pasted * outline_mask(silhouette, self.size, margin=OUTLINE_MARGIN if source.outline is None else 0.0)
             if source.outline is not None:  # nor past a turned source's: its background lies there
                 pasted = pasted * outline_mask(source.outline, self.size, margin=0.0)
+            core = region_core(region)  # of the region as placed (clipped, it moved the photos' skin tone off by 0.5 levels)
+            skin = skin_core(region, shape, core)  # the skin: the correction's mean lightness, the hair test's reference
             weights = feathered(pasted, opts.softness) * opts.strength  # (S, S): cheap here, smooth enough to upsample
             points = CANONICAL_TEMPLATE if shape is None else shape  # both crops' hair is looked for above the target's eyes
-            weights = without_hair(weights, [hair_mask(crop, points, region), hair_mask(source.crop, points, region)])
+            weights = without_hair(weights, [hair_mask(crop, points, skin), hair_mask(source.crop, points, skin)])
             first = weights if first is None else first
             if opts.color_correction:  # statistics at crop size (the same numbers, a fraction of the work), off the region's rim
-                core = region_core(region)  # of the region as placed (clipped, it moved the photos' skin tone off by 0.5 levels)
-                skin = skin_core(region, shape, core)  # the mean lightness from the skin alone: no teeth, no whites of the eyes
                 mouth = mouth_zone(self.size, shape)  # where the target's contrast is kept: its mouth's motion reads there
                 colored = color_transfer(face_hi, target_hi, core, resize(face_hi, self.size), crop, lightness_mask=skin, mouth=mouth)
             else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipelines.blend import region_mask
+from pipelines.blend import region_mask, skin_core
 from pipelines.faces import align_face, detect_faces
 from pipelines.hair import hair_mask, without_hair
 from pipelines.images import load_image
@@ -23,7 +23,7 @@ def face_and_hair(name: str, size: int = 128):
     crop, matrix = align_face(image, face.landmarks, size)
     shape = crop_landmarks(face.landmarks, matrix, size)
     region = region_mask(["face"], size, shape)
-    return image, face, region, shape, hair_mask(crop, shape, region)
+    return image, face, region, shape, hair_mask(crop, shape, skin_core(region, shape))
 
 
 @pytest.mark.parametrize("name, least, most", [(FRINGE, 0.08, 0.3), (BARE, 0.0, 0.005)])
