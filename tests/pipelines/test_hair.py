@@ -60,3 +60,21 @@ def test_a_swap_keeps_the_targets_fringe_and_takes_the_sources_brows(swapper):
     brows = region_mask(["brows"], swapper.size, shape) > 0
     assert fringe.sum() > 100 and change[fringe].mean() < 3.0
     assert change[brows].mean() > 15.0
+
+
+def test_a_sources_fringe_is_not_pasted_on_a_bare_forehead(swapper):
+    """The source's fringe hangs down to its brows: without the hair test its forehead came out up to
+    129 levels of lightness darker than the target's (5th percentile -82: a dark smudge); with it,
+    the target's forehead stays."""
+    import cv2
+
+    target, face, _, _, _ = face_and_hair("man_sports_jersey.jpg", swapper.size)
+    result = swapper(load_image(photo(FRINGE)), target)
+    before, matrix = align_face(target, face.landmarks, swapper.size)
+    after, _ = align_face(result.image, face.landmarks, swapper.size)
+    shape = crop_landmarks(face.landmarks, matrix, swapper.size)
+    rows = (np.arange(swapper.size)[:, None] + 0.5) / swapper.size * np.ones((1, swapper.size))
+    gap = np.hypot(*(shape[1] - shape[0]))
+    forehead = (region_mask(["face"], swapper.size, shape) > 0) & (rows < shape[:2, 1].mean() - 0.5 * gap)
+    darker = (cv2.cvtColor(after, cv2.COLOR_RGB2LAB)[..., 0].astype(int) - cv2.cvtColor(before, cv2.COLOR_RGB2LAB)[..., 0])[forehead]
+    assert forehead.sum() > 100 and np.percentile(darker, 5) > -10
