@@ -609,10 +609,12 @@ class FaceSwapPipeline:
                 pasted = pasted * outline_mask(source.outline, self.size, margin=0.0)
             core = region_core(region)  # of the region as placed (clipped, it moved the photos' skin tone off by 0.5 levels)
             skin = skin_core(region, shape, core)  # the skin: the correction's mean lightness, the hair test's reference
-            weights = feathered(pasted, opts.softness) * opts.strength  # (S, S): cheap here, smooth enough to upsample
             points = CANONICAL_TEMPLATE if shape is None else shape  # both crops' hair is looked for above the target's eyes
-            weights = without_hair(weights, [hair_mask(crop, points, skin), hair_mask(source.crop, points, skin)])
+            hairs = [hair_mask(crop, points, skin), hair_mask(source.crop, points, skin)]
+            weights = without_hair(feathered(pasted, opts.softness) * opts.strength, hairs)  # (S, S): smooth enough to upsample
             first = weights if first is None else first
+            bare = 1.0 - np.maximum(*hairs)  # nor is hair the colour correction's: a fringe darkened the skin's mean
+            core, skin = core * bare, skin * bare
             if opts.color_correction:  # statistics at crop size (the same numbers, a fraction of the work), off the region's rim
                 mouth = mouth_zone(self.size, shape)  # where the target's contrast is kept: its mouth's motion reads there
                 colored = color_transfer(face_hi, target_hi, core, resize(face_hi, self.size), crop, lightness_mask=skin, mouth=mouth)
