@@ -37,10 +37,13 @@ FACE_GAP_PER_HEIGHT = 0.866
 FACE_TOP = 0.3
 
 
-def region_ellipses(name: str, landmarks: np.ndarray, posed: bool = False) -> list[tuple[float, float, float, float]]:
+def region_ellipses(
+    name: str, landmarks: np.ndarray, posed: bool = False, top: float = FACE_TOP
+) -> list[tuple[float, float, float, float]]:
     """A region as ellipses (centre x, centre y, radius x, radius y) in unit crop coordinates, from
     (5, 2) aligned landmarks in unit coordinates (left eye, right eye, nose, mouth corners). posed:
-    the source face was turned like this one (pipelines/turn.py), so all of a turned face can be taken."""
+    the source face was turned like this one (pipelines/turn.py), so all of a turned face can be taken.
+    top: how far the face region reaches above the brows (FACE_TOP; 0: the face below the forehead)."""
     le, re, nose, lm, rm = (np.asarray(p, np.float64) for p in landmarks)
     gap = float(np.hypot(*(re - le)))  # ~0.24 of the crop side on the template
     mouth = (lm + rm) / 2
@@ -50,8 +53,8 @@ def region_ellipses(name: str, landmarks: np.ndarray, posed: bool = False) -> li
     # eyes kept beside them). An unturned source keeps the small region: a frontal face pasted whole
     # over a profile put its eyes on the cheek (looked at, video frames).
     size = max(gap, FACE_GAP_PER_HEIGHT * float(np.hypot(*(mouth - (le + re) / 2)))) if posed else gap
-    if name == "face":  # its bottom under the lower lip; its top FACE_TOP x size above the brows' reach at 0
-        return [(float((le[0] + re[0]) / 2), float(nose[1]) - 0.02 - FACE_TOP / 2 * size, 1.02 * size, (1.38 + FACE_TOP / 2) * size)]
+    if name == "face":  # its bottom under the lower lip; its top `top` x size above the brows' reach at 0
+        return [(float((le[0] + re[0]) / 2), float(nose[1]) - 0.02 - top / 2 * size, 1.02 * size, (1.38 + top / 2) * size)]
     if name == "eyes":
         return [(float(p[0]), float(p[1]), 0.4 * gap, 0.27 * gap) for p in (le, re)]
     if name == "brows":
@@ -64,14 +67,15 @@ def region_ellipses(name: str, landmarks: np.ndarray, posed: bool = False) -> li
     raise ValueError(f"unknown region {name!r}; choose from {', '.join(REGIONS)}")
 
 
-def region_mask(regions: list[str] | tuple[str, ...], size: int, landmarks: np.ndarray | None = None, posed: bool = False) -> np.ndarray:
+def region_mask(regions: list[str] | tuple[str, ...], size: int, landmarks: np.ndarray | None = None, posed: bool = False,
+                top: float = FACE_TOP) -> np.ndarray:  # fmt: skip
     """Union of the named regions -> (S, S) float32 mask in {0, 1}; landmarks: (5, 2) aligned
-    landmarks in unit crop coordinates (default: the template)."""
+    landmarks in unit crop coordinates (default: the template); top: region_ellipses'."""
     unknown = [r for r in regions if r not in REGIONS]
     if unknown or not regions:
         raise ValueError(f"unknown region(s) {unknown or regions}; choose from {', '.join(REGIONS)}")
     landmarks = CANONICAL_TEMPLATE if landmarks is None else landmarks
-    return ellipses_mask([e for name in regions for e in region_ellipses(name, landmarks, posed)], size)
+    return ellipses_mask([e for name in regions for e in region_ellipses(name, landmarks, posed, top)], size)
 
 
 def outline_mask(outline: np.ndarray, size: int, margin: float = OUTLINE_MARGIN) -> np.ndarray:
