@@ -29,11 +29,11 @@ GAIN_FLOOR = (0.6, 0.4, 0.4)
 MOUTH_GAIN_FLOOR = (0.4, 0.4, 0.4)
 # the template's eye gap over its eyes-to-mouth height (0.236 / 0.272); frontal faces measure 0.95-1.06
 FACE_GAP_PER_HEIGHT = 0.866
-# How far the face region's top reaches above an ellipse of 1.38 x size around the nose, in eye gaps.
+# How much higher the face region's top reaches, in eye gaps (its bottom stays under the lower lip).
 # The feather (feathered, 8% of the side) eats into a region's edge: at 0 it left the target's brows
 # half in place, and a brow is much of who a face is (session 24, read densely: hamilton's frontal
-# faces 54% -> 90% closer to the source, the singer's 88% -> 99%). Hair up there is kept out
-# (pipelines/hair.py).
+# faces 54% -> 88% closer to the source, the singer's 88% -> 99%, the 60 photo pairs 85% -> 93%).
+# Hair up there is kept out (pipelines/hair.py).
 FACE_TOP = 0.3
 
 
