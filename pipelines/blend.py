@@ -91,9 +91,18 @@ def outline_mask(outline: np.ndarray, size: int, margin: float = OUTLINE_MARGIN)
     return mask.astype(np.float32)
 
 
+@functools.lru_cache(maxsize=4)
+def pixel_centres(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(S, S) y and x of the pixel centres in unit crop coordinates, made once per side (read-only)."""
+    yy, xx = (np.mgrid[0:size, 0:size].astype(np.float32) + 0.5) / size
+    yy.setflags(write=False)
+    xx.setflags(write=False)
+    return yy, xx
+
+
 def ellipses_mask(ellipses: list[tuple[float, float, float, float]], size: int) -> np.ndarray:
     """Union of ellipses (centre x, centre y, radius x, radius y; unit coordinates) -> (S, S) float32 in {0, 1}."""
-    yy, xx = (np.mgrid[0:size, 0:size].astype(np.float32) + 0.5) / size
+    yy, xx = pixel_centres(size)
     mask = np.zeros((size, size), np.float32)
     for cx, cy, rx, ry in ellipses:
         mask = np.maximum(mask, ((((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2) <= 1.0).astype(np.float32))

@@ -10,10 +10,10 @@ face, and keep the target's pixels. The brows themselves lie below the band look
 
 from __future__ import annotations
 
-import functools
-
 import cv2
 import numpy as np
+
+from .blend import pixel_centres
 
 # The forehead band looked at: above the eye line by more than this many eye gaps. The brows' top sits
 # at about half a gap (pipelines/blend.py, "brows"); a raised brow reaches a little higher.
@@ -26,15 +26,6 @@ MIN_SKIN_PIXELS = 20
 HAIR_MARGIN = 0.025  # of the crop side: 3 px of a 128 crop
 
 
-@functools.lru_cache(maxsize=4)
-def _pixel_centres(size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(S, S) y and x of the pixel centres in unit crop coordinates, made once per side (read-only)."""
-    yy, xx = (np.mgrid[0:size, 0:size].astype(np.float32) + 0.5) / size
-    yy.setflags(write=False)
-    xx.setflags(write=False)
-    return yy, xx
-
-
 def hair_mask(crop: np.ndarray, landmarks: np.ndarray, skin: np.ndarray) -> np.ndarray:
     """(S, S, 3) uint8 aligned face, (5, 2) landmarks in unit crop coordinates, (S, S) skin mask of
     its face region (blend.skin_core) -> (S, S) float32 in {0, 1}: hair (not skin) on the forehead,
@@ -44,7 +35,7 @@ def hair_mask(crop: np.ndarray, landmarks: np.ndarray, skin: np.ndarray) -> np.n
     gap = float(np.hypot(*(right_eye - left_eye)))
     along = (right_eye - left_eye) / max(gap, 1e-6)
     up = np.array([along[1], -along[0]])  # perpendicular to the eye line, towards the forehead (y grows down)
-    yy, xx = _pixel_centres(size)
+    yy, xx = pixel_centres(size)
     above_eyes = (xx - left_eye[0]) * up[0] + (yy - left_eye[1]) * up[1]  # (S, S) unit distance above the eye line
     below = (skin > 0.5) & (above_eyes < 0)  # cheeks and nose: no fringe reaches there
     hair = np.zeros((size, size), np.uint8)
@@ -63,11 +54,10 @@ def hair_mask(crop: np.ndarray, landmarks: np.ndarray, skin: np.ndarray) -> np.n
     return hair.astype(np.float32)
 
 
-def without_hair(weights: np.ndarray, hairs: list[np.ndarray]) -> np.ndarray:
-    """(s, s) blend weights and (S, S) hair masks (hair_mask, any number) -> the weights with each
-    face's hair taken out, and a margin of HAIR_MARGIN of the side around it: the decoder's picture of
-    a fringe is soft and darkens the skin just below it."""
-    hair = np.maximum.reduce(hairs)
+def without_hair(weights: np.ndarray, hair: np.ndarray) -> np.ndarray:
+    """(s, s) blend weights and an (S, S) hair mask (hair_mask; both faces' at once, their maximum)
+    -> the weights with the hair taken out, and a margin of HAIR_MARGIN of the side around it: the
+    decoder's picture of a fringe is soft and darkens the skin just below it."""
     if not hair.any():
         return weights
     r = max(1, round(HAIR_MARGIN * hair.shape[0]))

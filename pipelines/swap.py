@@ -610,10 +610,10 @@ class FaceSwapPipeline:
             core = region_core(region)  # of the region as placed (clipped, it moved the photos' skin tone off by 0.5 levels)
             skin = skin_core(region, shape, core)  # the skin: the correction's mean lightness, the hair test's reference
             points = CANONICAL_TEMPLATE if shape is None else shape  # both crops' hair is looked for above the target's eyes
-            hairs = [hair_mask(crop, points, skin), hair_mask(source.crop, points, skin)]
-            weights = without_hair(feathered(pasted, opts.softness) * opts.strength, hairs)  # (S, S): smooth enough to upsample
+            hair = np.maximum(hair_mask(crop, points, skin), hair_mask(source.crop, points, skin))  # the target's or the source's
+            weights = without_hair(feathered(pasted, opts.softness) * opts.strength, hair)  # (S, S): smooth enough to upsample
             first = weights if first is None else first
-            bare = 1.0 - np.maximum(*hairs)  # nor is hair the colour correction's: a fringe darkened the skin's mean
+            bare = 1.0 - hair  # nor is hair the colour correction's: a fringe darkened the skin's mean
             core, skin = core * bare, skin * bare
             if opts.color_correction:  # statistics at crop size (the same numbers, a fraction of the work), off the region's rim
                 mouth = mouth_zone(self.size, shape)  # where the target's contrast is kept: its mouth's motion reads there

@@ -37,12 +37,12 @@ def test_a_fringe_inside_the_face_region_is_hair_and_a_bare_forehead_is_not(name
 
 def test_without_hair_takes_it_out_with_a_margin_and_keeps_the_rest():
     _, _, region, _, hair = face_and_hair(FRINGE)
-    weights = without_hair(region, [np.zeros_like(hair), hair])
+    weights = without_hair(region, hair)
     assert weights[hair > 0].max() == 0.0
     far = region.copy()
     far[: np.nonzero(hair.any(axis=1))[0].max() + 10] = 0  # the rows 10 px and more below the fringe
     assert far.sum() > 0.5 * region.sum() and np.array_equal(weights[far > 0], region[far > 0])
-    assert without_hair(region, [np.zeros_like(hair)]) is region  # no hair: nothing computed
+    assert without_hair(region, np.zeros_like(hair)) is region  # no hair: nothing computed
 
 
 def test_a_swap_keeps_the_targets_fringe_and_takes_the_sources_brows(swapper):
