@@ -54,6 +54,7 @@ from .faces import (
     warp_to_crop,
 )
 from .hair import hair_mask, without_hair
+from .hands import HandFinder, hand_mask
 from .images import DEFAULT_MAX_PIXELS, ImageError, load_image
 from .landmarks import FACE_OVAL, FIVE_POINTS, DenseLandmarks
 from .pose import Pose, choose_view, complete_from_visible_half, estimate_pose
@@ -107,6 +108,9 @@ class SwapOptions:
     # codes, the target's elsewhere (pipelines/detail.py). 0 is the decoder alone, upsampled.
     detail: float = 1.0
     min_face: float = 24.0  # smallest face used, box side in pixels
+    # keep the target's hands where they are in front of its face (pipelines/hands.py): a hand at the
+    # mouth, a fist round a microphone stay the target's pixels rather than being painted over
+    hands: bool = True
     seed: int = 0
 
     def validate(self) -> None:
@@ -262,6 +266,7 @@ class FaceSwapPipeline:
         self.size = vqgan.config.image_size
         self.grid = vqgan.config.grid_size
         self._landmarks: DenseLandmarks | None = None
+        self._hands: HandFinder | None = None
 
     @property
     def landmarks(self) -> DenseLandmarks:
@@ -270,6 +275,18 @@ class FaceSwapPipeline:
         if self._landmarks is None:
             self._landmarks = DenseLandmarks()
         return self._landmarks
+
+    @property
+    def hands(self) -> HandFinder:
+        """The hand models (pipelines/hands.py), loaded when first needed."""
+        if self._hands is None:
+            self._hands = HandFinder()
+        return self._hands
+
+    def find_hands(self, image: np.ndarray, matrices: list[np.ndarray], opts: SwapOptions) -> list[list[np.ndarray]] | None:
+        """The hands around each face (matrices: image -> S crop), each (21, 2) image pixels, or None
+        when opts.hands is off."""
+        return [self.hands(image, m, self.size) for m in matrices] if opts.hands else None
 
     @classmethod
     def from_pretrained(cls, root=None, **kwargs) -> FaceSwapPipeline:
@@ -349,6 +366,8 @@ class FaceSwapPipeline:
                 meshes = self.target_meshes(targets_hi or [crop for crop, _ in aligned], shapes)
                 views = self.turn_views(views, meshes, bool(EXPRESSIONS[opts.expression]))
                 views, keeps = self.wear_expression(views, targets_hi, opts, self.target_points(targets_hi, meshes, opts))
+            with times("hands"):
+                hands = self.find_hands(tgt, [m for _, m in aligned], opts)
             with times("exchange"):
                 swap, tokens = self.exchange_codes(torch.stack([v.codes for v in views]), codes, opts, shapes, [v.outline for v in views])
             with times("decode_codes"):
@@ -356,7 +375,7 @@ class FaceSwapPipeline:
             with times("blend"):
                 silhouettes = [outline(m, hull=v.outline is not None) for m, v in zip(meshes, views, strict=True)]  # hull: a turned source
                 out, mask = self.blend(tgt, aligned, decoded, opts, views, tokens, shapes, hires=targets_hi, keeps=keeps,
-                                       outlines=silhouettes)  # fmt: skip
+                                       outlines=silhouettes, hands=hands)  # fmt: skip
         return SwapResult(
             image=out,
             source_crop=source_face.crop,
@@ -568,6 +587,7 @@ class FaceSwapPipeline:
         keeps: list[MouthInside | None] | None = None,
         outlines: list[np.ndarray | None] | None = None,
         seams: list[np.ndarray] | None = None,
+        hands: list[list[np.ndarray]] | None = None,
     ):
         """Compose each face at the photo's resolution, colour-correct it to its target and paste it
         back into a copy of image.
@@ -581,16 +601,18 @@ class FaceSwapPipeline:
         face, the inside of the target's mouth at side P (wear_expression), or None; outlines: per face,
         its (K, 2) silhouette in unit crop coordinates (outline(target_meshes)), which clips the region;
         seams: per face, G(Z_swap) - G(Z_A) (S, S, 3) float32 (pipelines/detail.py, seam), given instead
-        of `decoded` (None) at detail 1, where a video carries a key frame's to the frames after it
-        -> (image, blend weights (S, S) of the first face, in crop space)."""
+        of `decoded` (None) at detail 1, where a video carries a key frame's to the frames after it;
+        hands: per face, the hands in front of it ((21, 2) image pixels each, find_hands), which keep
+        the target's pixels -> (image, blend weights (S, S) of the first face, in crop space)."""
         out, first = image, None
         decoded = [None] * len(aligned) if decoded is None else decoded
         seams = [None] * len(aligned) if seams is None else seams
         hires = hires or [None] * len(aligned)
         keeps = keeps or [None] * len(aligned)
         outlines = outlines or [None] * len(aligned)
-        for (crop, matrix), face_image, seam_crop, source, cells, shape, target_hi, keep, silhouette in zip(
-            aligned, decoded, seams, sources, tokens, shapes, hires, keeps, outlines, strict=True
+        hands = hands or [[]] * len(aligned)
+        for (crop, matrix), face_image, seam_crop, source, cells, shape, target_hi, keep, silhouette, in_front in zip(
+            aligned, decoded, seams, sources, tokens, shapes, hires, keeps, outlines, hands, strict=True
         ):
             native = native_crop_side(matrix, self.size)  # pixels of the image the crop spans
             side = detail_side(native, self.size, scale)
@@ -612,8 +634,13 @@ class FaceSwapPipeline:
             points = CANONICAL_TEMPLATE if shape is None else shape  # both crops' hair is looked for above the target's eyes
             hair = np.maximum(hair_mask(crop, points, skin), hair_mask(source.crop, points, skin))  # the target's or the source's
             weights = without_hair(feathered(pasted, opts.softness) * opts.strength, hair)  # (S, S): smooth enough to upsample
-            first = weights if first is None else first
+            weights_hi = resize(weights, side)
             bare = 1.0 - hair  # nor is hair the colour correction's: a fringe darkened the skin's mean
+            if in_front:  # hands keep the target's pixels, drawn at the detail side: a finger's edge stays sharp
+                weights_hi = weights_hi * (1.0 - hand_mask(in_front, matrix_hi, side))
+                free = 1.0 - hand_mask(in_front, matrix, self.size)  # (S, S) nor are they the colour correction's
+                weights, bare = weights * free, bare * free
+            first = weights if first is None else first
             core, skin = core * bare, skin * bare
             if opts.color_correction:  # statistics at crop size (the same numbers, a fraction of the work), off the region's rim
                 mouth = mouth_zone(self.size, shape)  # where the target's contrast is kept: its mouth's motion reads there
@@ -626,7 +653,7 @@ class FaceSwapPipeline:
                 colored = to_grey(colored)
             if self.mark:  # every face we make stays marked (pipelines/watermark.py)
                 colored = watermark.embed(colored, mark_strength(native))
-            out = paste_back(out, colored, resize(weights, side), matrix_hi)
+            out = paste_back(out, colored, weights_hi, matrix_hi)
         return out, first
 
     def harmonize(self, swap: torch.Tensor, tokens: np.ndarray, opts: SwapOptions) -> torch.Tensor:
@@ -657,6 +684,7 @@ def add_swap_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--softness", type=float, default=SwapOptions.softness)
     p.add_argument("--detail", type=float, default=SwapOptions.detail, help="0..1: add back the source's quantization residual")
     p.add_argument("--no-color-correction", action="store_true")
+    p.add_argument("--no-hands", action="store_true", help="paint the face over hands in front of it (default: hands are kept)")
     p.add_argument("--harmonize", action="store_true", help="resample seam codes with the code transformer")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--weights", default=None, help="weights folder or Hub repo id (default: weights/)")
@@ -672,6 +700,7 @@ def options_from_args(args: argparse.Namespace, default_expression: str = "sourc
         softness=args.softness,
         detail=args.detail,
         color_correction=not args.no_color_correction,
+        hands=not args.no_hands,
         harmonize=args.harmonize,
         seed=args.seed,
     )

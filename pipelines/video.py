@@ -43,6 +43,7 @@ from .credentials import Made, sign_in_place
 from .detail import VIDEO_DETAIL, seam
 from .expression import MouthInside
 from .faces import align_face, transform_points
+from .hands import HandTracker
 from .images import ImageError
 from .precision import fast_inference
 from .prefetch import prefetched
@@ -174,7 +175,8 @@ class VideoSwapPipeline:
         chooser = TrackChooser(opts.target_face, sw.reference_signature(reference, opts) if opts.target_face == "similar" else None)
         tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp.mp4")
         output.parent.mkdir(parents=True, exist_ok=True)
-        job = VideoJob(frames=0, with_faces=0, total=max(1, round(float(meta.get("duration") or 0) * float(meta["fps"]))))
+        job = VideoJob(frames=0, with_faces=0, total=max(1, round(float(meta.get("duration") or 0) * float(meta["fps"]))),
+                       hands=HandTracker(sw.hands) if opts.hands else None)  # fmt: skip
         writer = None
         try:
             writer = open_writer(tmp, meta, video)
@@ -290,7 +292,11 @@ class VideoSwapPipeline:
             # figure (0.75 against 0.83 by the mesh) for little identity (40% against 36%); photos only for now.
             # encode=False: the warp alone (landmarks, OpenCV); the VQGAN is the swapping thread's
             posed, keeps = sw.wear_expression(chosen, [f.hires for f in faces], opts, points, encode=False)
-        return Prepared(pending, faces, shapes, meshes, chosen, posed, keeps)
+        hands = [None] * len(faces)
+        if job.hands is not None:
+            with times("hands"):  # followed from frame to frame (pipelines/hands.py: HandTracker), in frame order
+                hands = [job.hands(pending[f.frame][0], (f.tracked.track, f.tracked.shot), f.matrix, sw.size) for f in faces]
+        return Prepared(pending, faces, shapes, meshes, chosen, posed, keeps, hands)
 
     def swap_batch(self, batch: Prepared, opts: SwapOptions, job: VideoJob) -> list[np.ndarray]:
         """A batch (prepared) -> its frames with their faces swapped. Each face is warped
@@ -327,6 +333,7 @@ class VideoSwapPipeline:
                         opts, [views[k] for k in mine], tokens[mine], [shapes[k] for k in mine], scale=VIDEO_DETAIL,
                         mark_strength=watermark.video_strength, hires=[faces[k].hires for k in mine], keeps=[keeps[k] for k in mine],
                         outlines=[outline(meshes[k]) for k in mine], seams=None if seams is None else [seams[k] for k in mine],
+                        hands=[batch.hands[k] or [] for k in mine],
                     )  # fmt: skip
                 job.with_faces += 1
             out.append(frame)
@@ -396,6 +403,7 @@ class Prepared:
     sources: list[SourceFace]  # the source's view chosen for each face (views_for: mirrored or not)
     views: list[SourceFace]  # that view warped to the face's expression, its codes to come (wear_expression)
     keeps: list[MouthInside | None]  # what of each face stays its own (wear_expression)
+    hands: list[list[np.ndarray] | None]  # the hands in front of each face, (21, 2) frame pixels each (find_hands; None: off)
 
 
 @dataclass
@@ -407,6 +415,7 @@ class VideoJob:
     total: int  # duration x frame rate from the header (the progress bar's end)
     times: Timings = field(default_factory=Timings)  # seconds per stage, summed over frames
     warnings: dict[str, None] = field(default_factory=dict)  # pose warnings met on any frame, in order
+    hands: HandTracker | None = None  # the hands in front of each face, followed (pipelines/hands.py)
 
 
 class TrackChooser:

@@ -1,0 +1,123 @@
+"""Hands in front of a face: does the swap keep them, what does finding them cost, and does it take faces?
+
+    python -m benchmarks.hands
+
+- The hamilton clip (a speaker who gestures and holds a microphone at his mouth), swapped with the
+  hands kept (the default) and without: in every frame where the hand models, run on the input
+  frame (palm search on every frame), find a hand inside the swapped face region, the hand's pixels
+  there: their mean change from the input and the share changed by more than 24 levels (x264 alone
+  moves a pixel by a few). Hands missed by the models on the input are not counted either way.
+- The cost: ms a frame for the video (the `hands` stage, palm search every 4th frame of a face) and
+  ms a face for a photo.
+- False hands: on the 39 test photos, faces where a hand is found, and faces whose face region a
+  found hand covers by more than 1% (a palm detector firing on a face would keep the target's face).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import imageio.v3 as iio
+import numpy as np
+
+from pipelines.blend import region_mask
+from pipelines.faces import align_face, detect_faces
+from pipelines.hands import HandFinder, hand_mask
+from pipelines.images import load_image
+from pipelines.swap import SwapOptions, crop_landmarks
+from pipelines.video import VideoSwapPipeline
+
+from .common import PHOTOS, VIDEOS, machine, table
+
+CLIP = VIDEOS / "stage_speech_hamilton_clip.mp4"
+SOURCE = PHOTOS / "woman_redhair_wide.jpg"
+SIDE = 256  # faces are compared aligned at this side
+CHANGED = 24  # levels (largest of the three channels): a pixel painted over, not re-encoded
+
+
+def hands_in_front(frames: list[np.ndarray], finder: HandFinder) -> list[tuple[int, np.ndarray, np.ndarray] | None]:
+    """Per frame: (frame index, the largest face's image -> SIDE crop matrix, (SIDE, SIDE) bool: hand
+    pixels inside its face region), or None where no hand is in front of the face."""
+    found = []
+    for i, frame in enumerate(frames):
+        faces = detect_faces(frame)
+        if not faces:
+            found.append(None)
+            continue
+        face = max(faces, key=lambda f: f.size)
+        _, matrix = align_face(frame, face.landmarks, SIDE)
+        hands = finder(frame, matrix, SIDE)
+        region = region_mask(("face",), SIDE, crop_landmarks(face.landmarks, matrix, SIDE)) > 0.5
+        inside = (hand_mask(hands, matrix, SIDE) > 0.5) & region if hands else None
+        inside = None if inside is None else cv2.erode(inside.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0  # off the edges
+        found.append((i, matrix, inside) if inside is not None and inside.sum() >= 20 else None)
+    return found
+
+
+def painted(frames_in: list[np.ndarray], frames_out: list[np.ndarray], found) -> tuple[float, float]:
+    """(mean change in levels, share of pixels changed by > CHANGED) over the hand pixels of `found`."""
+    changes = []
+    for entry in found:
+        if entry is None:
+            continue
+        i, matrix, inside = entry
+        a = cv2.warpAffine(frames_in[i], matrix, (SIDE, SIDE), flags=cv2.INTER_LINEAR).astype(np.int16)
+        b = cv2.warpAffine(frames_out[i], matrix, (SIDE, SIDE), flags=cv2.INTER_LINEAR).astype(np.int16)
+        changes.append(np.abs(a - b).max(-1)[inside])
+    change = np.concatenate(changes)
+    return float(change.mean()), float((change > CHANGED).mean())
+
+
+def false_hands(finder: HandFinder) -> dict:
+    """Over the 39 test photos' faces: how many have a hand found, how many have their face region covered."""
+    faces = with_hand = covering = 0
+    ms = []
+    for path in sorted(p for p in PHOTOS.iterdir() if p.suffix.lower() in (".jpg", ".png")):
+        image = load_image(path)
+        for face in detect_faces(image):
+            _, matrix = align_face(image, face.landmarks, SIDE)
+            start = time.perf_counter()
+            hands = finder(image, matrix, SIDE)
+            ms.append((time.perf_counter() - start) * 1000)
+            faces += 1
+            if hands:
+                with_hand += 1
+                region = region_mask(("face",), SIDE, crop_landmarks(face.landmarks, matrix, SIDE))
+                covering += int((hand_mask(hands, matrix, SIDE) * region).sum() > 0.01 * region.sum())
+    return {"faces": faces, "with_hand": with_hand, "covering": covering, "ms": float(np.median(ms))}
+
+
+def main(argv=None) -> int:
+    argparse.ArgumentParser(description=__doc__.split("\n")[0]).parse_args(argv)
+    finder = HandFinder()
+    frames = list(iio.imiter(CLIP))
+    found = hands_in_front(frames, finder)
+    pipe = VideoSwapPipeline.from_pretrained()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for hands in (False, True):
+            out = Path(tmp) / f"hands_{hands}.mp4"
+            result = pipe(SOURCE, CLIP, out, SwapOptions(expression="target", hands=hands))
+            mean, share = painted(frames, list(iio.imiter(out)), found)
+            rows.append({
+                "hands kept": "yes" if hands else "no",
+                "hand pixels: mean change (levels)": mean,
+                f"changed > {CHANGED} levels": f"{share * 100:.1f}%",
+                "hands ms / frame": result.timings.get("hands", 0.0) / result.frames * 1000,
+                "fps": result.frames / result.seconds,
+            })  # fmt: skip
+    n = sum(entry is not None for entry in found)
+    print(table(rows, f"Hands in front of the face, {CLIP.name}: {n} of {len(frames)} frames"))
+    f = false_hands(finder)
+    print(f"\nTest photos: {f['faces']} faces, a hand found beside {f['with_hand']}, over more than 1% of the face region of "
+          f"{f['covering']}; {f['ms']:.1f} ms a face (median, one thread)")  # fmt: skip
+    print(f"\n{machine()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
