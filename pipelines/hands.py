@@ -21,11 +21,13 @@ same two models in its hand tracker; their anchors, box decoding and region rule
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from .blend import region_mask
 from .landmarks import TfliteModel
 
 MODELS = Path(__file__).resolve().parents[1] / "weights" / "hands"
@@ -45,6 +47,7 @@ SEARCH_EVERY = 2
 SEARCH_IDLE = 4
 FINGER_WIDTH = 0.32  # a finger's width over the palm's (index to little finger knuckles)
 FINGER_REACH = 1.5  # the fingers reach at most this many palm boxes past the palm's box
+REACH_SIDE = 32  # a hand counts when it touches the face region drawn at this side (reaches_face)
 
 PALM = [0, 1, 2, 5, 9, 13, 17]  # the wrist, the thumb's base, the four knuckles: the palm's outline
 FINGERS = [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12], [13, 14, 15, 16], [17, 18, 19, 20]]  # joints, base to tip
@@ -161,7 +164,7 @@ class HandFinder:
             corners = _affine(from_view, np.array([box[:2], box[2:], [box[0], box[3]], [box[2], box[1]]]) * PALM_SIDE)
             box_px = np.concatenate([corners.min(0), corners.max(0)])  # the palm's box in image pixels
             joints = self.hand(image, palm_region(box_px, _affine(from_view, keypoints * PALM_SIDE)))
-            if joints is not None and in_crop(joints, matrix, size):
+            if joints is not None and reaches_face(joints, matrix, size):
                 hands.append(joints)
         return hands
 
@@ -197,7 +200,7 @@ class HandTracker:
         found = self.finder(image, matrix, size) if search else []  # a search: new hands come in
         missed = [joints for joints in known if not any(same_hand(joints, f) for f in found)]  # (a blurred one)
         followed = (self.finder.hand(image, joints_region(joints)) for joints in missed)
-        hands = found + [h for h in followed if h is not None and in_crop(h, matrix, size)]
+        hands = found + [h for h in followed if h is not None and reaches_face(h, matrix, size)]
         self.known[face] = (hands, 0 if search else since)
         return hands
 
@@ -208,10 +211,20 @@ def same_hand(a: np.ndarray, b: np.ndarray) -> bool:
     return float(np.hypot(*(a[PALM].mean(0) - b[PALM].mean(0)))) < width
 
 
-def in_crop(joints: np.ndarray, matrix: np.ndarray, size: int) -> bool:
-    """True when any of a hand's (21, 2) joints (image pixels) lies in the aligned crop (matrix: image -> S crop)."""
-    points = _affine(matrix, joints)
-    return bool(((points >= 0) & (points < size)).all(axis=1).any())
+@functools.lru_cache(maxsize=1)
+def _face_zone() -> np.ndarray:
+    """(REACH_SIDE, REACH_SIDE) bool: the template's face region, grown by a cell (3% of the side)."""
+    region = region_mask(("face",), REACH_SIDE) > 0
+    return cv2.dilate(region.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+
+
+def reaches_face(joints: np.ndarray, matrix: np.ndarray, size: int) -> bool:
+    """True when a hand's (21, 2) joints (image pixels), drawn as hand_mask draws them, touch the face
+    region of the aligned crop (matrix: image -> S crop), as the template places it. A hand below the
+    chin or beside the face is left out: it cannot be painted over, and following it costs a hand
+    model run a frame."""
+    coarse = np.array([[REACH_SIDE / size, 0, 0], [0, REACH_SIDE / size, 0]]) @ np.vstack([matrix, [0, 0, 1]])
+    return bool(((hand_mask([joints], coarse, REACH_SIDE) > 0.5) & _face_zone()).any())
 
 
 def _warp(image: np.ndarray, matrix: np.ndarray, side: int) -> np.ndarray:
