@@ -12,7 +12,17 @@ import pytest
 
 from pipelines.blend import region_mask
 from pipelines.faces import align_face, detect_faces
-from pipelines.hands import ANCHORS, MAX_HANDS, PALM_SIDE, HandFinder, HandTracker, decode_palms, hand_mask, same_hand
+from pipelines.hands import (
+    ANCHORS,
+    MAX_HANDS,
+    PALM_SIDE,
+    HandFinder,
+    HandTracker,
+    decode_palms,
+    hand_mask,
+    reaches_face,
+    same_hand,
+)
 from pipelines.images import load_image
 from pipelines.swap import SwapOptions, crop_landmarks
 from pipelines.video import VideoSwapPipeline
@@ -138,3 +148,14 @@ def test_palms_are_decoded_from_their_anchors_and_overlaps_dropped():
     np.testing.assert_allclose((palms[1][0][:2] + palms[1][0][2:]) / 2, ANCHORS[c], atol=1e-6)
     logits[:] = -10.0
     assert decode_palms(raw, logits) == []  # below MediaPipe's 0.5: no palm
+
+
+def test_only_a_hand_that_reaches_the_face_region_counts(finder, frames):
+    frame = frames[FINGERS_AT_MOUTH]
+    _, matrix, _ = face_geometry(frame)
+    hand = finder(frame, matrix, SIDE)[0]
+    assert reaches_face(hand, matrix, SIDE)
+    crop_to_image = cv2.invertAffineTransform(matrix)
+    below_chin = hand + (crop_to_image[:, :2] @ np.array([0.0, 0.8 * SIDE]))  # moved down by 0.8 of the crop's side
+    beside = hand + (crop_to_image[:, :2] @ np.array([-0.9 * SIDE, 0.0]))
+    assert not reaches_face(below_chin, matrix, SIDE) and not reaches_face(beside, matrix, SIDE)
