@@ -38,6 +38,7 @@ from .blend import (
     token_boundary,
     token_mask,
 )
+from .covered import covering_mask
 from .detail import PHOTO_DETAIL, DetailScale, compose, compose_with_seam, detail_side, resize, source_detail
 from .device import choose_device
 from .expression import MouthInside, expression_field, kept_from_target, warp
@@ -633,9 +634,10 @@ class FaceSwapPipeline:
             skin = skin_core(region, shape, core)  # the skin: the correction's mean lightness, the hair test's reference
             points = CANONICAL_TEMPLATE if shape is None else shape  # both crops' hair is looked for above the target's eyes
             hair = np.maximum(hair_mask(crop, points, skin), hair_mask(source.crop, points, skin))  # the target's or the source's
-            weights = without_hair(feathered(pasted, opts.softness) * opts.strength, hair)  # (S, S): smooth enough to upsample
+            kept = np.maximum(hair, covering_mask(crop, points))  # and a face mask over the target's mouth (pipelines/covered.py)
+            weights = without_hair(feathered(pasted, opts.softness) * opts.strength, kept)  # (S, S): smooth enough to upsample
             weights_hi = resize(weights, side)
-            bare = 1.0 - hair  # nor is hair the colour correction's: a fringe darkened the skin's mean
+            bare = 1.0 - kept  # nor are hair and masks the colour correction's: a fringe darkened the skin's mean
             if in_front:  # hands keep the target's pixels, drawn at the detail side: a finger's edge stays sharp
                 weights_hi = weights_hi * (1.0 - hand_mask(in_front, matrix_hi, side))
                 free = 1.0 - hand_mask(in_front, matrix, self.size)  # (S, S) nor are they the colour correction's
