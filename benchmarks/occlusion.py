@@ -1,6 +1,7 @@
-"""Hands in front of a face: does the swap keep them, what does finding them cost, and does it take faces?
+"""What covers a target's face, hands and face masks: does the swap keep it, at what cost, and is it
+ever found where there is none?
 
-    python -m benchmarks.hands
+    python -m benchmarks.occlusion [--skip-video]
 
 - The hamilton clip (a speaker who gestures and holds a microphone at his mouth), swapped with the
   hands kept (the default) and without: in every frame where the hand models, run on the input
@@ -11,6 +12,9 @@
   ms a face for a photo.
 - False hands: on the 39 test photos, faces where a hand is found, and faces whose face region a
   found hand covers by more than 1% (a palm detector firing on a face would keep the target's face).
+- Face masks (pipelines/covered.py): the mouth box's flatness on every face of the test photos and
+  of every 2nd frame of the test clips (a mask far below FLAT, bare faces far above it), the faces
+  found covered, and the masked test photo swapped: the change on its mask and in its eyes.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ import cv2
 import imageio.v3 as iio
 import numpy as np
 
+from pipelines import FaceSwapPipeline
 from pipelines.blend import region_mask
+from pipelines.covered import FLAT, covering_mask, mouth_flatness
 from pipelines.faces import align_face, detect_faces
 from pipelines.hands import HandFinder, hand_mask
 from pipelines.images import load_image
@@ -91,9 +97,58 @@ def false_hands(finder: HandFinder) -> dict:
     return {"faces": faces, "with_hand": with_hand, "covering": covering, "ms": float(np.median(ms))}
 
 
+MASKED = PHOTOS / "woman_wearing_face_mask.jpg"
+
+
+def face_masks() -> str:
+    """The flatness of every test face's mouth, the faces found covered, and the masked photo swapped."""
+    flatness, covered = [], []
+    images = [(p.name, load_image(p)) for p in sorted(PHOTOS.iterdir()) if p.suffix.lower() in (".jpg", ".png")]
+    for clip in sorted(VIDEOS.glob("*.mp4")):
+        images += [(f"{clip.name}:{i}", frame) for i, frame in enumerate(iio.imiter(clip)) if i % 2 == 0]
+    for name, image in images:
+        for face in detect_faces(image):
+            crop, matrix = align_face(image, face.landmarks, 128)
+            shape = crop_landmarks(face.landmarks, matrix, 128)
+            flatness.append((mouth_flatness(crop, shape), name))
+            if covering_mask(crop, shape).any():
+                covered.append(name)
+    flatness.sort()
+    image = load_image(MASKED)
+    face = max(detect_faces(image), key=lambda f: f.size)
+    crop, matrix = align_face(image, face.landmarks, 128)
+    shape = crop_landmarks(face.landmarks, matrix, 128)
+    out = FaceSwapPipeline.from_pretrained()(SOURCE, image).image
+    before, after = (cv2.warpAffine(x, matrix, (128, 128), flags=cv2.INTER_AREA).astype(np.int16) for x in (image, out))
+    change = np.abs(before - after).max(-1)
+    on_mask = cv2.erode(covering_mask(crop, shape).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    eyes = region_mask(("eyes",), 128, shape) > 0.5
+    return (
+        f"Face masks: {len(flatness)} faces (test photos, every 2nd frame of the clips); mouth flatness lowest "
+        + ", ".join(f"{v:.2f} ({n})" for v, n in flatness[:3])
+        + f"; FLAT = {FLAT}; found covered: {', '.join(covered) or 'none'}.\n"
+        f"{MASKED.name} swapped ({SOURCE.name} as the source): mean change on the mask {change[on_mask].mean():.1f} levels, "
+        f"in the eyes {change[eyes].mean():.1f}"
+    )
+
+
 def main(argv=None) -> int:
-    argparse.ArgumentParser(description=__doc__.split("\n")[0]).parse_args(argv)
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--skip-video", action="store_true", help="only the photos: false hands and face masks")
+    args = p.parse_args(argv)
     finder = HandFinder()
+    if not args.skip_video:
+        print(hands_on_video(finder))
+    f = false_hands(finder)
+    print(f"\nTest photos: {f['faces']} faces, a hand found beside {f['with_hand']}, over more than 1% of the face region of "
+          f"{f['covering']}; {f['ms']:.1f} ms a face (median, one thread)")  # fmt: skip
+    print(f"\n{face_masks()}")
+    print(f"\n{machine()}")
+    return 0
+
+
+def hands_on_video(finder: HandFinder) -> str:
+    """The hamilton clip swapped with and without the hands kept: the hand pixels painted over."""
     frames = list(iio.imiter(CLIP))
     found = hands_in_front(frames, finder)
     pipe = VideoSwapPipeline.from_pretrained()
@@ -111,12 +166,7 @@ def main(argv=None) -> int:
                 "fps": result.frames / result.seconds,
             })  # fmt: skip
     n = sum(entry is not None for entry in found)
-    print(table(rows, f"Hands in front of the face, {CLIP.name}: {n} of {len(frames)} frames"))
-    f = false_hands(finder)
-    print(f"\nTest photos: {f['faces']} faces, a hand found beside {f['with_hand']}, over more than 1% of the face region of "
-          f"{f['covering']}; {f['ms']:.1f} ms a face (median, one thread)")  # fmt: skip
-    print(f"\n{machine()}")
-    return 0
+    return table(rows, f"Hands in front of the face, {CLIP.name}: {n} of {len(frames)} frames")
 
 
 if __name__ == "__main__":
