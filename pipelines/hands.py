@@ -14,9 +14,11 @@ face over them (the hamilton clip, frames 155-230). So, around each target face:
     mask   = each kept hand drawn in the aligned crop: the palm's polygon and each finger's bones as
              thick lines (a finger is about a third of the palm's width), softened by a pixel
 
-and the blend keeps the target's pixels under the mask (FaceSwapPipeline.blend). MediaPipe runs the
-same two models in its hand tracker; their anchors, box decoding and region rule are theirs
-(palm_detection_cpu.pbtxt, hand_landmark_cpu.pbtxt in the mediapipe 0.10.14 wheel).
+and the blend keeps the target's pixels under the mask (FaceSwapPipeline.blend). Only hands that
+reach the face region count (reaches_face). In a video, a face's hands are followed from frame to
+frame (HandTracker), so the palm detector, most of the cost, runs on every 2nd or 4th frame.
+MediaPipe runs the same two models in its hand tracker; their anchors, box decoding and region rules
+are theirs (palm_detection_cpu.pbtxt, hand_landmark_cpu.pbtxt in the mediapipe 0.10.14 wheel).
 """
 
 from __future__ import annotations
