@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from .blend import region_mask
+from .faces import native_crop_side
 from .landmarks import TfliteModel
 
 MODELS = Path(__file__).resolve().parents[1] / "weights" / "hands"
@@ -50,6 +51,10 @@ SEARCH_IDLE = 4
 FINGER_WIDTH = 0.32  # a finger's width over the palm's (index to little finger knuckles)
 FINGER_REACH = 1.5  # the fingers reach at most this many palm boxes past the palm's box
 REACH_SIDE = 32  # a hand counts when it touches the face region drawn at this side (reaches_face)
+# no hands are looked for around a face whose aligned crop spans fewer image pixels (a face under about
+# 50 px): there the hand model laid a "hand" along a shadowed cheek (the hamilton clip's intro, a 51 px
+# face, its crop 90 px), and a hand that small is barely seen painted over anyway
+MIN_CROP_SPAN = 120
 
 PALM = [0, 1, 2, 5, 9, 13, 17]  # the wrist, the thumb's base, the four knuckles: the palm's outline
 FINGERS = [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12], [13, 14, 15, 16], [17, 18, 19, 20]]  # joints, base to tip
@@ -150,6 +155,8 @@ class HandFinder:
         self.joints = TfliteModel(Path(models) / "hand_landmark_lite.tflite", threads)
 
     def __call__(self, image: np.ndarray, matrix: np.ndarray, size: int) -> list[np.ndarray]:
+        if native_crop_side(matrix, size) < MIN_CROP_SPAN:
+            return []
         # image -> the detector's view: the aligned crop's square scaled about its centre to VIEW_SPAN sides
         zoom = PALM_SIDE / (VIEW_SPAN * size)
         to_view = np.asarray(matrix, np.float64) * zoom

@@ -62,6 +62,11 @@ from .pose import Pose, choose_view, complete_from_visible_half, estimate_pose
 from .timing import Timings
 from .turn import fit_turn, hides, turn_field, turned_points
 
+SOURCE_COVERED = (
+    "the source face is covered below the eyes (a face mask?): the covered part is not used, so the target's own "
+    "nose and mouth stay there; a source photo with the whole face visible works best"
+)
+
 # SwapOptions.expression -> the parts of the face that take the target's shape (pipelines/expression.py)
 EXPRESSIONS = {"source": (), "target": ("eyes", "mouth"), "mouth": ("mouth",)}
 # A target's face mesh is trusted (its outline clips the swap, its points shape the expression) when
@@ -454,6 +459,8 @@ class FaceSwapPipeline:
     def views_for(self, source: SourceFace, targets: list[np.ndarray]) -> tuple[list[SourceFace], list[str]]:
         """One source view per target face ((5, 2) landmarks), chosen by the two poses, and the warnings to show."""
         views, warnings = [], []
+        if covering_mask(source.crop, CANONICAL_TEMPLATE).any():  # kept out of the paste as the target's is (blend)
+            warnings.append(SOURCE_COVERED)
         for landmarks in targets:
             mirror, complete, warning = choose_view(source.pose, estimate_pose(landmarks))
             views.append(self.view(source, mirror, complete))
@@ -634,7 +641,8 @@ class FaceSwapPipeline:
             skin = skin_core(region, shape, core)  # the skin: the correction's mean lightness, the hair test's reference
             points = CANONICAL_TEMPLATE if shape is None else shape  # both crops' hair is looked for above the target's eyes
             hair = np.maximum(hair_mask(crop, points, skin), hair_mask(source.crop, points, skin))  # the target's or the source's
-            kept = np.maximum(hair, covering_mask(crop, points))  # and a face mask over the target's mouth (pipelines/covered.py)
+            # and a face mask over either face's mouth (pipelines/covered.py): the target's stays, the source's is not pasted
+            kept = np.maximum(hair, np.maximum(covering_mask(crop, points), covering_mask(source.crop, points)))
             weights = without_hair(feathered(pasted, opts.softness) * opts.strength, kept)  # (S, S): smooth enough to upsample
             weights_hi = resize(weights, side)
             bare = 1.0 - kept  # nor are hair and masks the colour correction's: a fringe darkened the skin's mean

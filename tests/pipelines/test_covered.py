@@ -10,7 +10,7 @@ from pipelines.blend import region_mask
 from pipelines.covered import FLAT, covering_mask, mouth_flatness
 from pipelines.faces import align_face, detect_faces
 from pipelines.images import load_image
-from pipelines.swap import crop_landmarks
+from pipelines.swap import SOURCE_COVERED, crop_landmarks
 
 from ..conftest import photo
 
@@ -52,3 +52,15 @@ def test_the_swap_keeps_the_mask_and_swaps_the_eyes_above_it(swapper):
     eyes = region_mask(("eyes",), SIDE, shape) > 0.5
     assert covering.sum() > 500 and change[covering].mean() < 3  # the mask: the target's own pixels
     assert change[eyes].mean() > 12  # the eyes above it: the source's
+
+
+def test_a_masked_source_lends_only_its_eyes_and_says_so(swapper):
+    image, _, matrix, shape = aligned("man_portrait_flags_720p.jpg")
+    result = swapper(photo(MASKED), image)
+    assert SOURCE_COVERED in result.warnings
+    before, after = (cv2.warpAffine(x, matrix, (SIDE, SIDE), flags=cv2.INTER_AREA) for x in (image, result.image))
+    change = np.abs(before.astype(np.int16) - after).max(-1)
+    assert change[region_mask(("mouth",), SIDE, shape) > 0.5].mean() < 3  # the target's own mouth, not the mask
+    assert change[region_mask(("eyes",), SIDE, shape) > 0.5].mean() > 12  # the source's eyes
+    bare = swapper(photo("woman_redhair_wide.jpg"), image)
+    assert SOURCE_COVERED not in bare.warnings
