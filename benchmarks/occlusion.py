@@ -64,8 +64,9 @@ def hands_in_front(frames: list[np.ndarray], finder: HandFinder) -> list[tuple[i
     return found
 
 
-def painted(frames_in: list[np.ndarray], frames_out: list[np.ndarray], found) -> tuple[float, float]:
-    """(mean change in levels, share of pixels changed by > CHANGED) over the hand pixels of `found`."""
+def painted(frames_in: list[np.ndarray], frames_out: list[np.ndarray], found) -> tuple[float, float, int]:
+    """(mean change in levels, share of pixels changed by > CHANGED, frames with more than a tenth of
+    their hand pixels changed so) over the hand pixels of `found`."""
     changes = []
     for entry in found:
         if entry is None:
@@ -75,7 +76,8 @@ def painted(frames_in: list[np.ndarray], frames_out: list[np.ndarray], found) ->
         b = cv2.warpAffine(frames_out[i], matrix, (SIDE, SIDE), flags=cv2.INTER_LINEAR).astype(np.int16)
         changes.append(np.abs(a - b).max(-1)[inside])
     change = np.concatenate(changes)
-    return float(change.mean()), float((change > CHANGED).mean())
+    frames = sum(int((c > CHANGED).mean() > 0.1) for c in changes)
+    return float(change.mean()), float((change > CHANGED).mean()), frames
 
 
 def false_hands(finder: HandFinder) -> dict:
@@ -157,11 +159,12 @@ def hands_on_video(finder: HandFinder) -> str:
         for hands in (False, True):
             out = Path(tmp) / f"hands_{hands}.mp4"
             result = pipe(SOURCE, CLIP, out, SwapOptions(expression="target", hands=hands))
-            mean, share = painted(frames, list(iio.imiter(out)), found)
+            mean, share, bad = painted(frames, list(iio.imiter(out)), found)
             rows.append({
                 "hands kept": "yes" if hands else "no",
                 "hand pixels: mean change (levels)": mean,
                 f"changed > {CHANGED} levels": f"{share * 100:.1f}%",
+                "frames with > 10% of it so": bad,
                 "hands ms / frame": result.timings.get("hands", 0.0) / result.frames * 1000,
                 "fps": result.frames / result.seconds,
             })  # fmt: skip

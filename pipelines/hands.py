@@ -87,7 +87,8 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> float:
 
 def decode_palms(raw: np.ndarray, logits: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """The detector's outputs, (2016, 18) box offsets and keypoints in view pixels and (2016,) logits
-    -> [(box (4,), keypoints (7, 2))] in unit view coordinates, most confident first, overlaps dropped."""
+    -> [(box (4,), keypoints (7, 2))] in unit view coordinates, most confident first, overlaps dropped
+    (greedily: MediaPipe averages overlapping boxes instead; the hand model re-finds the hand either way)."""
     scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -100, 100)))
     palms: list[tuple[np.ndarray, np.ndarray]] = []
     for i in np.argsort(-scores):
@@ -190,7 +191,8 @@ class HandFinder:
 class HandTracker:
     """A video's hands in front of each face, followed from frame to frame as MediaPipe's hand tracker
     follows them: the palm detector (most of the cost) looks around a face every `every` frames while
-    the face has hands in front of it (every `idle` frames while it has none); in between, and for a
+    the face has hands in front of it or had them in its last `idle` frames (every `idle` frames
+    otherwise); in between, and for a
     hand the search missed (blurred by its motion), each hand found is looked for again by the hand
     model alone, in the region its joints give. Frames of a face must come in order (the video's
     reading thread). On the hamilton clip, a search every 4th frame left a quarter of the hand pixels
@@ -199,18 +201,20 @@ class HandTracker:
 
     def __init__(self, finder: HandFinder, every: int = SEARCH_EVERY, idle: int = SEARCH_IDLE):
         self.finder, self.every, self.idle = finder, every, idle
-        self.known: dict[object, tuple[list[np.ndarray], int]] = {}  # face -> (its hands, frames since the search)
+        # face -> (its hands, frames since the last search, frames since it last had hands)
+        self.known: dict[object, tuple[list[np.ndarray], int, int]] = {}
 
     def __call__(self, image: np.ndarray, face: object, matrix: np.ndarray, size: int) -> list[np.ndarray]:
         """face: what identifies it from frame to frame (the tracker's track id)."""
-        known, since = self.known.get(face, ([], self.idle - 1))  # a new face: searched at once
+        known, since, unseen = self.known.get(face, ([], self.idle - 1, self.idle))  # a new face: searched at once
         since += 1
-        search = since >= (self.every if known else self.idle)
+        # searched often while the face has hands, or had them lately (a fist the hand model lost between searches)
+        search = since >= (self.every if unseen < self.idle else self.idle)
         found = self.finder(image, matrix, size) if search else []  # a search: new hands come in
         missed = [joints for joints in known if not any(same_hand(joints, f) for f in found)]  # (a blurred one)
         followed = (self.finder.hand(image, joints_region(joints)) for joints in missed)
         hands = found + [h for h in followed if h is not None and reaches_face(h, matrix, size)]
-        self.known[face] = (hands, 0 if search else since)
+        self.known[face] = (hands, 0 if search else since, 0 if hands else unseen + 1)
         return hands
 
 
