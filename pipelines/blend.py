@@ -100,6 +100,16 @@ def pixel_centres(size: int) -> tuple[np.ndarray, np.ndarray]:
     return yy, xx
 
 
+def above_eye_line(landmarks: np.ndarray, size: int) -> tuple[np.ndarray, float]:
+    """(5, 2) landmarks in unit crop coordinates -> (S, S) each pixel centre's distance above the line
+    through the two eyes (unit coordinates, negative below it; y grows down), and the eye gap."""
+    left_eye, right_eye = (np.asarray(p, np.float64) for p in landmarks[:2])
+    gap = float(np.hypot(*(right_eye - left_eye)))
+    along = (right_eye - left_eye) / max(gap, 1e-6)
+    yy, xx = pixel_centres(size)
+    return (xx - left_eye[0]) * along[1] - (yy - left_eye[1]) * along[0], gap
+
+
 def ellipses_mask(ellipses: list[tuple[float, float, float, float]], size: int) -> np.ndarray:
     """Union of ellipses (centre x, centre y, radius x, radius y; unit coordinates) -> (S, S) float32 in {0, 1}."""
     yy, xx = pixel_centres(size)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .blend import pixel_centres
+from .blend import above_eye_line, pixel_centres
 
 FLAT = 0.1  # the mouth box's fine detail over the eyes' below which the mouth is covered
 MARGIN = np.array([6.0, 3.0, 3.0], np.float32)  # LAB levels past the mouth box's colours that still are the covering's
@@ -32,15 +32,13 @@ def _boxes(landmarks: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np
     """(5, 2) unit crop landmarks -> (S, S) bool mouth box, eye boxes, unit distance below the eye line, eye gap."""
     yy, xx = pixel_centres(size)
     left, right, _, mouth_left, mouth_right = (np.asarray(p, np.float64) for p in landmarks)
-    gap = float(np.hypot(*(right - left)))
+    above, gap = above_eye_line(landmarks, size)
     mouth = (mouth_left + mouth_right) / 2
     mouth_box = (np.abs(xx - mouth[0]) < 0.45 * gap) & (np.abs(yy - mouth[1]) < 0.25 * gap)
     eye_boxes = np.zeros((size, size), bool)
     for eye in (left, right):
         eye_boxes |= (np.abs(xx - eye[0]) < 0.3 * gap) & (np.abs(yy - eye[1]) < 0.15 * gap)
-    along = (right - left) / max(gap, 1e-9)
-    below = (yy - left[1]) * along[0] - (xx - left[0]) * along[1]  # perpendicular to the eye line, downwards
-    return mouth_box, eye_boxes, below, gap
+    return mouth_box, eye_boxes, -above, gap
 
 
 def mouth_flatness(crop: np.ndarray, landmarks: np.ndarray) -> float:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .blend import pixel_centres
+from .blend import above_eye_line
 
 # The forehead band looked at: above the eye line by more than this many eye gaps. The brows' top sits
 # at about half a gap (pipelines/blend.py, "brows"); a raised brow reaches a little higher.
@@ -31,12 +31,7 @@ def hair_mask(crop: np.ndarray, landmarks: np.ndarray, skin: np.ndarray) -> np.n
     its face region (blend.skin_core) -> (S, S) float32 in {0, 1}: hair (not skin) on the forehead,
     above the brows. Zero when the face shows too little skin below the eyes to tell (a mask, a hand)."""
     size = crop.shape[0]
-    left_eye, right_eye = (np.asarray(p, np.float64) for p in landmarks[:2])
-    gap = float(np.hypot(*(right_eye - left_eye)))
-    along = (right_eye - left_eye) / max(gap, 1e-6)
-    up = np.array([along[1], -along[0]])  # perpendicular to the eye line, towards the forehead (y grows down)
-    yy, xx = pixel_centres(size)
-    above_eyes = (xx - left_eye[0]) * up[0] + (yy - left_eye[1]) * up[1]  # (S, S) unit distance above the eye line
+    above_eyes, gap = above_eye_line(landmarks, size)  # (S, S) unit distance above the eye line
     below = (skin > 0.5) & (above_eyes < 0)  # cheeks and nose: no fringe reaches there
     hair = np.zeros((size, size), np.uint8)
     band = above_eyes > FOREHEAD_ABOVE_EYES * gap

@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from .blend import region_mask
-from .faces import native_crop_side
+from .faces import invert_matrix, native_crop_side, transform_points
 from .landmarks import TfliteModel
 
 MODELS = Path(__file__).resolve().parents[1] / "weights" / "hands"
@@ -142,10 +142,6 @@ def joints_region(joints: np.ndarray) -> np.ndarray:
     return _upright(centre + 0.1 * side * up, TRACK_REGION * side, wrist, towards)
 
 
-def _affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
-    return np.asarray(points, np.float64) @ matrix[:, :2].T + matrix[:, 2]
-
-
 class HandFinder:
     """image (H, W, 3) uint8 RGB and a face's alignment (image -> S crop matrix) -> the hands in front of
     or beside that face, each (21, 2) joints in image pixels (MediaPipe's order: wrist, thumb, index,
@@ -164,16 +160,16 @@ class HandFinder:
         to_view[:, 2] += PALM_SIDE / 2 - zoom * size / 2
         view = _warp(image, to_view, PALM_SIDE)
         raw, logits = self.palms(view.astype(np.float32)[None] / 255.0)
-        from_view = cv2.invertAffineTransform(to_view)
+        from_view = invert_matrix(to_view)
         hands = []
         crop = np.array([0.5 - 0.5 / VIEW_SPAN, 0.5 + 0.5 / VIEW_SPAN])  # the aligned crop's span in the view, unit coordinates
         for box, keypoints in decode_palms(raw.reshape(-1, 18), logits.ravel()):
             reach = box + np.array([-1, -1, 1, 1]) * FINGER_REACH * (box[2:] - box[:2]).max()  # where its fingers may be
             if reach[0] > crop[1] or reach[1] > crop[1] or reach[2] < crop[0] or reach[3] < crop[0]:
                 continue  # a hand that cannot reach the face (waving beside it): not looked at
-            corners = _affine(from_view, np.array([box[:2], box[2:], [box[0], box[3]], [box[2], box[1]]]) * PALM_SIDE)
+            corners = transform_points(np.array([box[:2], box[2:], [box[0], box[3]], [box[2], box[1]]]) * PALM_SIDE, from_view)
             box_px = np.concatenate([corners.min(0), corners.max(0)])  # the palm's box in image pixels
-            joints = self.hand(image, palm_region(box_px, _affine(from_view, keypoints * PALM_SIDE)))
+            joints = self.hand(image, palm_region(box_px, transform_points(keypoints * PALM_SIDE, from_view)))
             if joints is not None and reaches_face(joints, matrix, size):
                 hands.append(joints)
         return hands
@@ -185,7 +181,7 @@ class HandFinder:
         joints, presence, _, _ = self.joints(patch.astype(np.float32)[None] / 255.0)
         if presence[0] <= MIN_HAND_SCORE:
             return None
-        return _affine(cv2.invertAffineTransform(to_hand), joints.reshape(21, 3)[:, :2])
+        return transform_points(joints.reshape(21, 3)[:, :2], invert_matrix(to_hand))
 
 
 class HandTracker:
@@ -242,7 +238,9 @@ def reaches_face(joints: np.ndarray, matrix: np.ndarray, size: int) -> bool:
 
 def _warp(image: np.ndarray, matrix: np.ndarray, side: int) -> np.ndarray:
     """The image through matrix at side px, averaged over 2 x 2 samples when it shrinks (the detector's
-    view spans 500-1500 image pixels in a close-up; unfiltered, fine stripes alias)."""
+    view spans 500-1500 image pixels in a close-up; unfiltered, fine stripes alias). Not
+    faces.warp_to_crop: its full area average (up to 8 x 8 samples) costs some 5 ms more a face here,
+    for a detector that needs no more than this."""
     scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
     factor = 2 if scale < 0.5 else 1
     view = cv2.warpAffine(image, matrix * factor, (side * factor, side * factor), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
@@ -255,7 +253,7 @@ def hand_mask(hands: list[np.ndarray], matrix: np.ndarray, side: int) -> np.ndar
     over about a pixel. Zeros when there are none."""
     mask = np.zeros((side, side), np.uint8)
     for joints in hands:
-        points = _affine(matrix, joints)
+        points = transform_points(joints, matrix)
         width = FINGER_WIDTH * float(np.hypot(*(points[5] - points[17])))
         thickness = max(1, round(width))
         cv2.fillPoly(mask, [np.round(points[PALM]).astype(np.int32)], 255)
