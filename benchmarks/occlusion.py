@@ -12,6 +12,8 @@ ever found where there is none?
   ms a face for a photo.
 - False hands: on the 39 test photos, faces where a hand is found, and faces whose face region a
   found hand covers by more than 1% (a palm detector firing on a face would keep the target's face).
+- A hand in front of the *source's* face (frames of the clip as sources): the share of its pixels
+  pasted onto the target, with the hands kept out (the default) and without.
 - Face masks (pipelines/covered.py): the mouth box's flatness on every face of the test photos and
   of every 2nd frame of the test clips (a mask far below FLAT, bare faces far above it), the faces
   found covered, and the masked test photo swapped: the change on its mask and in its eyes.
@@ -99,6 +101,33 @@ def false_hands(finder: HandFinder) -> dict:
     return {"faces": faces, "with_hand": with_hand, "covering": covering, "ms": float(np.median(ms))}
 
 
+HELD_FRAMES = (132, 160, 216)  # the speaker's fist round the microphone at his mouth; fingers at it; a fist under it
+HELD_TARGETS = ("man_portrait_flags_720p.jpg", "man_portrait_light_background.jpg", "woman_redhair_wide.jpg")  # frontal
+
+
+def source_hands(pipe: FaceSwapPipeline) -> str:
+    """Frames of the hamilton clip with a hand in front of the speaker's face as sources, onto frontal
+    photos (aligned crops share the template, so the source's hand falls on the same cells of the
+    target's crop): the share of its pixels inside the target's face region pasted (blend weight > 0.5)."""
+    frames = [frame for i, frame in enumerate(iio.imiter(CLIP)) if i in HELD_FRAMES]
+    rows = []
+    for index, frame in zip(HELD_FRAMES, frames, strict=True):
+        held = pipe.choose_source(frame, SwapOptions()).hands  # (S, S) in the source's aligned crop, None: no hand
+        for name in HELD_TARGETS:
+            image = load_image(PHOTOS / name)
+            face = max(detect_faces(image), key=lambda f: f.size)
+            _, matrix = align_face(image, face.landmarks, pipe.size)
+            region = region_mask(("face",), pipe.size, crop_landmarks(face.landmarks, matrix, pipe.size)) > 0.5
+            inside = region & (held > 0.5) if held is not None else np.zeros_like(region)
+            row = {"source frame": index, "target": name, "its hand pixels in the region": int(inside.sum())}
+            for keep in (False, True):
+                mask = pipe(frame, image, SwapOptions(hands=keep, target_face="largest")).mask
+                share = f"{(mask[inside] > 0.5).mean() * 100:.0f}%" if inside.any() else "-"
+                row["pasted, hands kept out" if keep else "pasted, hands ignored"] = share
+            rows.append(row)
+    return table(rows, f"A hand in front of the source's face ({CLIP.name} frames as sources)")
+
+
 MASKED = PHOTOS / "woman_wearing_face_mask.jpg"
 
 
@@ -144,6 +173,7 @@ def main(argv=None) -> int:
     f = false_hands(finder)
     print(f"\nTest photos: {f['faces']} faces, a hand found beside {f['with_hand']}, over more than 1% of the face region of "
           f"{f['covering']}; {f['ms']:.1f} ms a face (median, one thread)")  # fmt: skip
+    print(f"\n{source_hands(FaceSwapPipeline.from_pretrained())}")
     print(f"\n{face_masks()}")
     print(f"\n{machine()}")
     return 0

@@ -66,6 +66,10 @@ SOURCE_COVERED = (
     "the source face is covered below the eyes (a face mask?): the covered part is not used, so the target's own "
     "nose and mouth stay there; a source photo with the whole face visible works best"
 )
+SOURCE_HANDS = (
+    "a hand covers part of the source face: that part is not used, so the target's own face stays there; "
+    "a source photo with the whole face visible works best"
+)
 
 # SwapOptions.expression -> the parts of the face that take the target's shape (pipelines/expression.py)
 EXPRESSIONS = {"source": (), "target": ("eyes", "mouth"), "mouth": ("mouth",)}
@@ -73,6 +77,12 @@ EXPRESSIONS = {"source": (), "target": ("eyes", "mouth"), "mouth": ("mouth",)}
 # its eyes, nose and mouth lie within this fraction of the crop side of the detector's (the eyes are
 # 0.24 apart): further off, it has slid off the face, as on small faces in the dark (target_meshes).
 MESH_AGREEMENT = 0.06
+
+
+def warped(mask: np.ndarray | None, field: np.ndarray) -> np.ndarray | None:
+    """A source view's (S, S) mask (SourceFace.hands) read through the same (n, n, 2) field as its
+    face (a turn, an expression); None stays None."""
+    return None if mask is None else warp(mask, field)
 
 
 def outline(mesh: np.ndarray | None, hull: bool = False) -> np.ndarray | None:
@@ -115,7 +125,8 @@ class SwapOptions:
     detail: float = 1.0
     min_face: float = 24.0  # smallest face used, box side in pixels
     # keep the target's hands where they are in front of its face (pipelines/hands.py): a hand at the
-    # mouth, a fist round a microphone stay the target's pixels rather than being painted over
+    # mouth, a fist round a microphone stay the target's pixels rather than being painted over; and
+    # the source's hands are not pasted: the target's face stays where they hide the source's
     hands: bool = True
     seed: int = 0
 
@@ -155,6 +166,9 @@ class SourceFace:
     # its profile, and with the hull the source's far eye and cheek showed as a halo past the target's
     # nose (looked at, 5 pairs); the ring leaves that strip, and the far eye at the nose, the target's.
     outline: np.ndarray | None = None
+    # (S, S) float32 in [0, 1]: the source's hands in front of its face, in this view's crop (hand_mask).
+    # Not pasted: the target's own face stays there (blend), as under a face mask. None: no hands.
+    hands: np.ndarray | None = None
     # (mirror, complete) -> this face mirrored and/or with its hidden half rebuilt (pipelines/pose.py)
     views: dict[tuple[bool, bool], SourceFace] = field(default_factory=dict, repr=False)
     details: dict[int, np.ndarray] = field(default_factory=dict, repr=False)  # side P -> source_detail at P
@@ -321,7 +335,8 @@ class FaceSwapPipeline:
 
     def choose_source(self, image: np.ndarray, opts: SwapOptions) -> SourceFace:
         """The donor face of a loaded photo (opts.source_face: "largest" or an index), prepared."""
-        return self.prepare_source(image, pick_faces(self.find_faces(image, "source", opts.min_face), opts.source_face)[0])
+        donor = pick_faces(self.find_faces(image, "source", opts.min_face), opts.source_face)[0]
+        return self.prepare_source(image, donor, hands=opts.hands)
 
     def reference_signature(self, reference, opts: SwapOptions) -> np.ndarray:
         """(D,) appearance signature of the largest face in a reference photo of the person to replace."""
@@ -362,7 +377,7 @@ class FaceSwapPipeline:
                 donor = pick_faces(self.find_faces(src, "source", opts.min_face), opts.source_face)[0]
                 target_faces = self.choose_targets(tgt, opts, reference)
             with times("encode"):
-                source_face = self.prepare_source(src, donor)
+                source_face = self.prepare_source(src, donor, hands=opts.hands)
                 aligned = [align_face(tgt, f.landmarks, self.size) for f in target_faces]
                 codes = self.encode([crop for crop, _ in aligned])  # (N, h, w)
                 views, warnings = self.views_for(source_face, [f.landmarks for f in target_faces])
@@ -428,12 +443,16 @@ class FaceSwapPipeline:
         return swap, tokens
 
     @torch.no_grad()
-    def prepare_source(self, image: np.ndarray, face: Face) -> SourceFace:
-        """Align the donor face at S and at its own resolution, encode it and decode its codes."""
+    def prepare_source(self, image: np.ndarray, face: Face, hands: bool = True) -> SourceFace:
+        """Align the donor face at S and at its own resolution, encode it and decode its codes;
+        hands: look for hands in front of it (SourceFace.hands)."""
         crop, matrix = align_face(image, face.landmarks, self.size)
         side = detail_side(native_crop_side(matrix, self.size), self.size)
         hires = warp_to_crop(image, matrix * (side / self.size), side)
-        return self.encoded(face, crop, hires, estimate_pose(face.landmarks))
+        source = self.encoded(face, crop, hires, estimate_pose(face.landmarks))
+        found = self.hands(image, matrix, self.size) if hands else []
+        source.hands = hand_mask(found, matrix, self.size) if found else None
+        return source
 
     def encoded(self, face: Face, crop: np.ndarray, hires: np.ndarray, pose: Pose) -> SourceFace:
         codes = self.encode([crop])[0]
@@ -447,13 +466,18 @@ class FaceSwapPipeline:
         if not (mirror or complete):
             return source
         if (mirror, complete) not in source.views:
-            crop, hires, yaw = source.crop, source.hires, source.pose.yaw
+            crop, hires, yaw, hands = source.crop, source.hires, source.pose.yaw, source.hands
             if mirror:
                 crop, hires, yaw = crop[:, ::-1], hires[:, ::-1], -yaw
+                hands = None if hands is None else hands[:, ::-1]
             if complete:
                 crop, hires = complete_from_visible_half(crop, yaw), complete_from_visible_half(hires, yaw)
+                # the hands and their mirror image: a little more than the visible half's, never less
+                hands = None if hands is None else np.maximum(hands, hands[:, ::-1])
             pose = Pose(yaw=0.0 if complete else yaw, roll=source.pose.roll)
-            source.views[(mirror, complete)] = self.encoded(source.face, np.ascontiguousarray(crop), np.ascontiguousarray(hires), pose)
+            view = self.encoded(source.face, np.ascontiguousarray(crop), np.ascontiguousarray(hires), pose)
+            view.hands = None if hands is None else np.ascontiguousarray(hands)
+            source.views[(mirror, complete)] = view
         return source.views[(mirror, complete)]
 
     def views_for(self, source: SourceFace, targets: list[np.ndarray]) -> tuple[list[SourceFace], list[str]]:
@@ -461,6 +485,8 @@ class FaceSwapPipeline:
         views, warnings = [], []
         if covering_mask(source.crop, CANONICAL_TEMPLATE).any():  # kept out of the paste as the target's is (blend)
             warnings.append(SOURCE_COVERED)
+        if source.hands is not None:  # likewise
+            warnings.append(SOURCE_HANDS)
         for landmarks in targets:
             mirror, complete, warning = choose_view(source.pose, estimate_pose(landmarks))
             views.append(self.view(source, mirror, complete))
@@ -524,7 +550,7 @@ class FaceSwapPipeline:
                     view.points = self.landmarks(view.hires, view.mesh[:, :2])
                 points = None if view.points is None else turned_points(turn, view.mesh, view.points)
             out.append(SourceFace(face=view.face, crop=warp(view.crop, field), codes=None, decoded=None, hires=warp(view.hires, field),
-                                  pose=view.pose, points=points, outline=outline(turn.moved)))  # fmt: skip
+                                  pose=view.pose, points=points, outline=outline(turn.moved), hands=warped(view.hands, field)))  # fmt: skip
         return out
 
     def encode_pending(self, views: list[SourceFace]) -> list[SourceFace]:
@@ -572,7 +598,8 @@ class FaceSwapPipeline:
                 # codes see an open mouth, not the source's lips stretched across it
                 hires = inlay(hires, keep.pixels, keep.weights)
                 crop = inlay(crop, resize(keep.pixels, self.size), resize(keep.weights, self.size))
-            posed.append(SourceFace(face=view.face, crop=crop, codes=None, decoded=None, hires=hires, pose=view.pose, outline=view.outline))
+            posed.append(SourceFace(face=view.face, crop=crop, codes=None, decoded=None, hires=hires, pose=view.pose, outline=view.outline,
+                                    hands=warped(view.hands, moved)))  # fmt: skip
             keeps.append(keep)
         return finish(posed), keeps
 
@@ -643,6 +670,8 @@ class FaceSwapPipeline:
             hair = np.maximum(hair_mask(crop, points, skin), hair_mask(source.crop, points, skin))  # the target's or the source's
             # and a face mask over either face's mouth (pipelines/covered.py): the target's stays, the source's is not pasted
             kept = np.maximum(hair, np.maximum(covering_mask(crop, points), covering_mask(source.crop, points)))
+            if source.hands is not None:  # and the source's hands are not pasted either
+                kept = np.maximum(kept, source.hands)
             weights = without_hair(feathered(pasted, opts.softness) * opts.strength, kept)  # (S, S): smooth enough to upsample
             weights_hi = resize(weights, side)
             bare = 1.0 - kept  # nor are hair and masks the colour correction's: a fringe darkened the skin's mean

@@ -24,7 +24,7 @@ from pipelines.hands import (
     same_hand,
 )
 from pipelines.images import load_image
-from pipelines.swap import SwapOptions, crop_landmarks
+from pipelines.swap import SOURCE_HANDS, SwapOptions, crop_landmarks
 from pipelines.video import VideoSwapPipeline
 
 from ..conftest import VIDEOS, photo
@@ -90,6 +90,21 @@ def test_the_swap_keeps_a_hand_at_the_mouth_and_swaps_the_face_around_it(swapper
     assert inside.sum() > 300 and painted[False] > 0.1  # the knuckles at the chin: painted over without the hand models
     assert painted[True] < 0.01  # kept: the target's own pixels
     assert swapped[True] > 12 and abs(swapped[True] - swapped[False]) < 1  # the face around the hand is swapped alike
+
+
+def test_the_source_s_hands_are_not_pasted_and_the_result_says_so(swapper, frames):
+    source, target = frames[FINGERS_AT_MOUTH], load_image(photo("man_portrait_flags_720p.jpg"))
+    held = swapper.choose_source(source, SwapOptions()).hands  # (S, S): the source's fingers in its aligned crop
+    assert held is not None and 0.02 < held.mean() < 0.3
+    results = {keep: swapper(source, target, SwapOptions(hands=keep)) for keep in (True, False)}
+    assert SOURCE_HANDS in results[True].warnings and SOURCE_HANDS not in results[False].warnings
+    # aligned crops share the template, so the source's fingers fall on these cells of the target's crop
+    fingers = (held > 0.9) & (results[False].mask > 0.5)
+    # a three-quarter source: its far half is rebuilt from its mirror image, and the fingers' mirror image is held out too
+    away = cv2.dilate((np.maximum(held, held[:, ::-1]) > 0).astype(np.uint8), np.ones((15, 15), np.uint8)) == 0
+    assert fingers.sum() > 100  # pasted without the hand models
+    assert results[True].mask[fingers].mean() < 0.05  # the target's own face stays under them
+    assert np.abs(results[True].mask - results[False].mask)[away].max() < 0.01  # elsewhere the same paste
 
 
 @pytest.fixture(scope="module")
