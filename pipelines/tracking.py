@@ -12,6 +12,27 @@ import numpy as np
 
 from .faces import Face, detect_faces, detect_faces_near
 
+# A cut: consecutive frames' 32 x 32 grey thumbnails differ by more than this many times their contrast
+# (mean absolute difference over the mean of their standard deviations). On the test clips the cuts
+# read 0.89-1.02 and everything else (a handheld camera, a singer's fast moves, stage lights) at most
+# 0.34. A fixed number of grey levels (40, before) missed the cuts between two dark shots of the hamilton
+# clip (26-30 levels): a track then jumped from the speaker to a face in the audience, and the
+# smoothing blended the two for four frames either side (the swapped face drawn halfway between them).
+CUT = 0.6
+
+
+def thumbnail(gray: np.ndarray) -> np.ndarray:
+    """(H, W) uint8 grey frame -> (32, 32) float32 thumbnail (every step-th pixel first: area-averaging
+    all of a 720p frame costs 1 ms)."""
+    step = max(1, min(gray.shape) // 128)
+    return cv2.resize(gray[::step, ::step], (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def is_cut(before: np.ndarray, after: np.ndarray, threshold: float = CUT) -> bool:
+    """Whether two consecutive frames' thumbnails (thumbnail) lie on either side of a cut."""
+    contrast = max(float(before.std() + after.std()) / 2, 1.0)  # a black frame has none: compare levels there
+    return float(np.abs(after - before).mean()) / contrast > threshold
+
 
 class ShotSmoother:
     """Zero-lag landmark smoothing for video, where a few frames of look-ahead cost nothing.
@@ -122,7 +143,7 @@ class FaceTracker:
     within 3% (mean; 10% worst) of the face's size of MTCNN's own points.
     """
 
-    def __init__(self, detector=None, detect_every: int = 3, min_face: float = 24.0, cut_threshold: float = 40.0,
+    def __init__(self, detector=None, detect_every: int = 3, min_face: float = 24.0, cut_threshold: float = CUT,
                  max_side: int = 640, scan_every: int = 30, describe=None, same_person: float = 0.8, follow=None):  # fmt: skip
         self.detector = detector
         self.detect_every = max(1, detect_every)
@@ -142,9 +163,8 @@ class FaceTracker:
         self.prev_thumb: np.ndarray | None = None
 
     def _is_cut(self, gray: np.ndarray) -> bool:
-        step = max(1, min(gray.shape) // 128)  # every step-th pixel first: area-averaging all of a 720p frame costs 1 ms
-        thumb = cv2.resize(gray[::step, ::step], (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
-        cut = self.prev_thumb is not None and float(np.abs(thumb - self.prev_thumb).mean()) > self.cut_threshold
+        thumb = thumbnail(gray)
+        cut = self.prev_thumb is not None and is_cut(self.prev_thumb, thumb, self.cut_threshold)
         self.prev_thumb = thumb
         return cut
 

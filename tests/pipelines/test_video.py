@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import threading
 
+import cv2
+import imageio.v3 as iio
 import imageio_ffmpeg
 import numpy as np
 import pytest
@@ -15,7 +17,7 @@ from pipelines.detail import PHOTO_DETAIL, VIDEO_DETAIL, detail_side
 from pipelines.faces import align_face, alignment_matrix, detect_faces, native_crop_side
 from pipelines.provenance import check
 from pipelines.swap import SwapOptions
-from pipelines.tracking import FaceTracker, ShotSmoother
+from pipelines.tracking import FaceTracker, ShotSmoother, is_cut, thumbnail
 from pipelines.video import (
     MODEL_EVERY,
     Cancelled,
@@ -225,6 +227,16 @@ def test_shot_smoother_does_not_mix_shots_or_people():
     assert all(np.allclose(s[0], a) for _, s in out[:5]) and all(np.allclose(s[0], b) for _, s in out[5:])
     two = smooth_all(ShotSmoother(window=7), [({0: a, 1: b}, 0)] * 6)
     assert all(np.allclose(s[0], a) and np.allclose(s[1], b) for _, s in two)
+
+
+@pytest.mark.parametrize(
+    "clip, cuts",
+    [("stage_speech_hamilton_clip.mp4", [45, 107, 236]), ("singer_music_video_720p.mp4", [22, 93]), (SHORT.name, [])],
+    ids=["dark stage and audience", "music video", "handheld"],
+)
+def test_cuts_are_found_between_dark_shots_and_not_in_motion(clip, cuts):
+    thumbs = [thumbnail(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)) for frame in iio.imiter(VIDEOS / clip)]
+    assert [i for i in range(1, len(thumbs)) if is_cut(thumbs[i - 1], thumbs[i])] == cuts
 
 
 def test_tracker_keeps_one_identity_for_one_person():
