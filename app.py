@@ -123,7 +123,7 @@ HOW_IT_WORKS = (
 
 def swap_settings_panel(video: bool) -> list[gr.components.Component]:
     """The options shared by the photo and the video tab, in plain words -> [regions, target face,
-    strength, softness, colour, detail, expression, harmonize (photo only)]."""
+    strength, softness, colour, detail, expression, hands, harmonize (photo only)]."""
     with gr.Row():
         regions = gr.CheckboxGroup(list(REGIONS), value=["face"], label="What to swap", info="The whole face, or only some of its parts")
         target = gr.Dropdown(
@@ -145,8 +145,9 @@ def swap_settings_panel(video: bool) -> list[gr.components.Component]:
     )  # fmt: skip
     with gr.Row():
         color = gr.Checkbox(value=True, label="Match the target's skin colour and light", min_width=240)
+        hands = gr.Checkbox(value=True, label="Keep hands in front of a face (and leave out the source's)", min_width=240)
         harmonize = None if video else gr.Checkbox(value=False, label="Smooth the seam with the code transformer (slower)", min_width=240)
-    return [c for c in (regions, target, strength, softness, color, detail, expression, harmonize) if c is not None]
+    return [c for c in (regions, target, strength, softness, color, detail, expression, hands, harmonize) if c is not None]
 
 
 def model_cards() -> str:
@@ -234,8 +235,8 @@ def build_app(core: AppCore) -> gr.Blocks:
     @gpu
     @friendly_errors
     def swap_photo(source, target, regions, target_face, strength, softness, color, harmonize, reference=None, detail=1.0,
-                   expression="source", progress=gr.Progress()):  # fmt: skip
-        settings = PhotoSettings(regions, target_face, strength, softness, color, detail, expression, harmonize)
+                   expression="source", hands=True, progress=gr.Progress()):  # fmt: skip
+        settings = PhotoSettings(regions, target_face, strength, softness, color, detail, expression, harmonize, hands)
         return core.swap_photo(source, target, settings, reference, progress=lambda f, what: progress(f, desc=what))
 
     @gpu
@@ -246,8 +247,8 @@ def build_app(core: AppCore) -> gr.Blocks:
     @gpu
     @friendly_errors
     def swap_video(source, clip, regions, target_face, strength, softness, color, detect_every, reference=None, detail=1.0,
-                   expression="target", request: gr.Request = None, progress=gr.Progress()):  # fmt: skip
-        settings = PhotoSettings(regions, target_face, strength, softness, color, detail, expression)
+                   expression="target", hands=True, request: gr.Request = None, progress=gr.Progress()):  # fmt: skip
+        settings = PhotoSettings(regions, target_face, strength, softness, color, detail, expression, hands=hands)
         return core.swap_video(
             source, clip, settings, detect_every, reference, session=request.session_hash if request is not None else None,
             progress=lambda done, total: progress((done, total), desc="Swapping frames", unit="frames"),
@@ -279,10 +280,10 @@ def build_app(core: AppCore) -> gr.Blocks:
                 ref = PhotoUpload(label=REFERENCE, height=160)
             with gr.Accordion("Intermediate steps", open=False):
                 steps = gr.Gallery(label="From the aligned faces to the decoded swap", columns=4, height="auto", elem_id="swap-steps")
-            regions, target_face, strength, softness, color, detail, expression, harmonize = settings
+            regions, target_face, strength, softness, color, detail, expression, hands, harmonize = settings
             go.click(
                 swap_photo,
-                [src, tgt, regions, target_face, strength, softness, color, harmonize, ref, detail, expression],
+                [src, tgt, regions, target_face, strength, softness, color, harmonize, ref, detail, expression, hands],
                 [out, steps, info],
                 api_name="swap_photo",
             )
@@ -305,10 +306,10 @@ def build_app(core: AppCore) -> gr.Blocks:
                 vdetect = gr.Slider(1, 5, value=3, step=1, label="Look for faces every k-th frame",
                                     info="Faces are followed in between; 1 is slowest and surest")  # fmt: skip
                 vref = PhotoUpload(label=REFERENCE, height=160)
-            vregions, vtarget, vstrength, vsoft, vcolor, vdetail, vexpression = vsettings
+            vregions, vtarget, vstrength, vsoft, vcolor, vdetail, vexpression, vhands = vsettings
             vgo.click(
                 swap_video,
-                [vsrc, vin, vregions, vtarget, vstrength, vsoft, vcolor, vdetect, vref, vdetail, vexpression],
+                [vsrc, vin, vregions, vtarget, vstrength, vsoft, vcolor, vdetect, vref, vdetail, vexpression, vhands],
                 [vout, vinfo],
                 api_name="swap_video",
             )

@@ -56,6 +56,7 @@ class PhotoSettings:
     detail: float = 1.0
     expression: str = "source"
     harmonize: bool = False
+    hands: bool = True  # hands in front of a face keep their pixels (SwapOptions.hands)
 
     def options(self) -> SwapOptions:
         if not self.regions:
@@ -63,7 +64,7 @@ class PhotoSettings:
         return SwapOptions(
             regions=tuple(self.regions), target_face=str(self.target_face), strength=float(self.strength),
             softness=float(self.softness), color_correction=bool(self.color), harmonize=bool(self.harmonize),
-            detail=float(self.detail), expression=str(self.expression or "source"),
+            detail=float(self.detail), expression=str(self.expression or "source"), hands=bool(self.hands),
         )  # fmt: skip
 
 

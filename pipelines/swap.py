@@ -723,7 +723,8 @@ def add_swap_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--softness", type=float, default=SwapOptions.softness)
     p.add_argument("--detail", type=float, default=SwapOptions.detail, help="0..1: add back the source's quantization residual")
     p.add_argument("--no-color-correction", action="store_true")
-    p.add_argument("--no-hands", action="store_true", help="paint the face over hands in front of it (default: hands are kept)")
+    p.add_argument("--no-hands", action="store_true",
+                   help="paint over hands in front of the target face and paste the source's (default: both kept out)")  # fmt: skip
     p.add_argument("--harmonize", action="store_true", help="resample seam codes with the code transformer")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--weights", default=None, help="weights folder or Hub repo id (default: weights/)")

@@ -7,6 +7,7 @@ import os
 import time
 from pathlib import Path
 
+import imageio.v3 as iio
 import pytest
 from gradio_client import handle_file
 from PIL import Image
@@ -61,6 +62,17 @@ def test_swap_photo_errors_are_messages(client):
     with pytest.raises(Exception, match="at least one face region"):
         pair = handle_file(photo("man_portrait_flags_720p.jpg")), handle_file(photo("woman_redhair_wide.jpg"))
         client.predict(*pair, [], "all", 1.0, 0.08, True, False, api_name="/swap_photo")
+
+
+def test_swap_photo_hands_switch(client, tmp_path):
+    """A source with fingers at its mouth: with the hands kept (the default) the info says that part is not used."""
+    frame = next(f for i, f in enumerate(iio.imiter(VIDEOS / "stage_speech_hamilton_clip.mp4")) if i == 160)
+    source = tmp_path / "fingers_at_mouth.png"
+    Image.fromarray(frame).save(source)
+    for hands in (True, False):
+        _, _, info = client.predict(handle_file(source), handle_file(photo("man_portrait_flags_720p.jpg")), *SWAP_DEFAULTS,
+                                    None, 1.0, "source", hands, api_name="/swap_photo")  # fmt: skip
+        assert ("a hand covers part of the source face" in info) == hands
 
 
 def test_user_errors_are_one_log_line_not_a_traceback(client, app_log):
