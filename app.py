@@ -143,10 +143,10 @@ def swap_settings_panel(video: bool) -> list[gr.components.Component]:
         EXPRESSION_CHOICES, value="target" if video else "source", label="Whose expression",
         info="The target's: the source's face is reshaped to the target's mouth, jaw and eyelids, so the person still talks and blinks",
     )  # fmt: skip
-    with gr.Row():
-        color = gr.Checkbox(value=True, label="Match the target's skin colour and light", min_width=240)
-        hands = gr.Checkbox(value=True, label="Keep hands in front of a face (and leave out the source's)", min_width=240)
-        harmonize = None if video else gr.Checkbox(value=False, label="Smooth the seam with the code transformer (slower)", min_width=240)
+    with gr.Column():  # one under the other: side by side, a phone's width clipped the third
+        color = gr.Checkbox(value=True, label="Match the target's skin colour and light")
+        hands = gr.Checkbox(value=True, label="Keep hands in front of a face (and leave out the source's)")
+        harmonize = None if video else gr.Checkbox(value=False, label="Smooth the seam with the code transformer (slower)")
     return [c for c in (regions, target, strength, softness, color, detail, expression, hands, harmonize) if c is not None]
 
 

@@ -193,11 +193,16 @@ def open_tab(page, name: str) -> None:
 
 
 def cut_off_text(page) -> list[str]:
-    """Captions and labels whose text does not fit their box (shown with an ellipsis or clipped)."""
+    """Captions and labels whose text does not fit their box (shown with an ellipsis or clipped), and
+    labels (a checkbox's, a radio button's) too narrow for their text or reaching past the window's edge."""
     return page.evaluate(
         """() => Array.from(document.querySelectorAll('.caption-label, [data-testid=block-label] span, th'))
               .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
-              .map(e => e.innerText)"""
+              .map(e => e.innerText)
+              .concat(Array.from(document.querySelectorAll('label'))
+                .filter(e => e.offsetParent !== null
+                             && (e.scrollWidth > e.clientWidth + 1 || e.getBoundingClientRect().right > window.innerWidth + 1))
+                .map(e => e.innerText))"""
     )
 
 
@@ -221,6 +226,9 @@ def test_every_tab_fits_at_desktop_and_phone_width(app_url, tmp_path, width):
         problems = {}
         for name in TABS:
             open_tab(page, name)
+            if name in ("Swap photos", "Swap video"):  # their options too
+                page.locator(".tabitem:visible").get_by_text("Options", exact=True).click()
+                page.wait_for_timeout(500)
             if name == "Explore":
                 page.locator("#explore-reconstruct-input input[type=file]").set_input_files(str(ASSETS / "astronaut.png"))
                 page.wait_for_selector("#explore-reconstruct-input img", timeout=30_000)
