@@ -131,7 +131,7 @@ def source_hands(pipe: FaceSwapPipeline) -> str:
 MASKED = PHOTOS / "woman_wearing_face_mask.jpg"
 
 
-def face_masks() -> str:
+def face_masks(pipe: FaceSwapPipeline) -> str:
     """The flatness of every test face's mouth, the faces found covered, and the masked photo swapped."""
     flatness, covered = [], []
     images = [(p.name, load_image(p)) for p in sorted(PHOTOS.iterdir()) if p.suffix.lower() in (".jpg", ".png")]
@@ -149,7 +149,7 @@ def face_masks() -> str:
     face = max(detect_faces(image), key=lambda f: f.size)
     crop, matrix = align_face(image, face.landmarks, 128)
     shape = crop_landmarks(face.landmarks, matrix, 128)
-    out = FaceSwapPipeline.from_pretrained()(SOURCE, image).image
+    out = pipe(SOURCE, image).image
     before, after = (cv2.warpAffine(x, matrix, (128, 128), flags=cv2.INTER_AREA).astype(np.int16) for x in (image, out))
     change = np.abs(before - after).max(-1)
     on_mask = cv2.erode(covering_mask(crop, shape).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
@@ -168,22 +168,23 @@ def main(argv=None) -> int:
     p.add_argument("--skip-video", action="store_true", help="only the photos: false hands and face masks")
     args = p.parse_args(argv)
     finder = HandFinder()
+    pipe = FaceSwapPipeline.from_pretrained()  # the models loaded once for every part
     if not args.skip_video:
-        print(hands_on_video(finder))
+        print(hands_on_video(finder, pipe))
     f = false_hands(finder)
     print(f"\nTest photos: {f['faces']} faces, a hand found beside {f['with_hand']}, over more than 1% of the face region of "
           f"{f['covering']}; {f['ms']:.1f} ms a face (median, one thread)")  # fmt: skip
-    print(f"\n{source_hands(FaceSwapPipeline.from_pretrained())}")
-    print(f"\n{face_masks()}")
+    print(f"\n{source_hands(pipe)}")
+    print(f"\n{face_masks(pipe)}")
     print(f"\n{machine()}")
     return 0
 
 
-def hands_on_video(finder: HandFinder) -> str:
+def hands_on_video(finder: HandFinder, swapper: FaceSwapPipeline) -> str:
     """The hamilton clip swapped with and without the hands kept: the hand pixels painted over."""
     frames = list(iio.imiter(CLIP))
     found = hands_in_front(frames, finder)
-    pipe = VideoSwapPipeline.from_pretrained()
+    pipe = VideoSwapPipeline(swapper)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for hands in (False, True):
