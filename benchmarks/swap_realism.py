@@ -6,7 +6,8 @@ Photos, on the 10 large-face photos (REALISM_PHOTOS): a self-swap puts the photo
 re-encode (source) onto the photo itself (target); in the inner face box (the MTCNN box shrunk by
 15% on each side) it reports PSNR against the original and the sharpness ratio, the variance of the
 Laplacian of the result over that of the original. Both at detail 1 (the default) and detail 0
-(the decoder alone, upsampled).
+(the decoder alone, upsampled). And the video's source onto the same photos blurred (out of focus):
+the sharpness ratio with the target's focus matched and without (pipelines/focus.py).
 
 Video, on the repo's clips with a still photo as the source: on every 2nd frame, the largest face's
 mouth opening (inner lips, height over width) and eye opening (eye aspect ratio, both eyes) by two
@@ -106,6 +107,31 @@ def photo_rows(pipe: FaceSwapPipeline) -> list[dict]:
             "worst photo dB": float(np.min(psnrs)),
             "sharpness ratio (mean)": float(np.mean(ratios)),
             "median swap s": float(np.median(seconds)),
+        })  # fmt: skip
+    return rows
+
+
+def focus_rows(pipe: FaceSwapPipeline, blurs: tuple[float, ...] = (0.0, 1.5, 3.0)) -> list[dict]:
+    """The video source (a sharp photo) onto the 10 large-face photos blurred by a Gaussian of `blurs`
+    pixels (a face out of focus): the sharpness ratio (result over target, inner face box), with the
+    target's focus matched (pipelines/focus.py) and without. On the sharp photos it measures how much
+    smoother one face's skin is than another's, not blur."""
+    source = load_image(PHOTOS / VIDEO_SOURCE)
+    rows = []
+    for blur in blurs:
+        ratios = {True: [], False: []}
+        for name in REALISM_PHOTOS:
+            image = load_image(PHOTOS / name)
+            target = image if blur == 0 else cv2.GaussianBlur(image, (0, 0), blur)
+            for focus in (True, False):  # interleaved
+                r = pipe(source, target, SwapOptions(target_face="largest", focus=focus))
+                x0, y0, x1, y1 = inner_box(r.target_faces[0])
+                ratios[focus].append(laplacian_variance(r.image[y0:y1, x0:x1]) / laplacian_variance(target[y0:y1, x0:x1]))
+        rows.append({
+            "target blurred by (px)": blur,
+            "sharpness ratio, focus matched: mean / max": f"{np.mean(ratios[True]):.2f} / {np.max(ratios[True]):.2f}",
+            "not matched (--no-focus): mean / max": f"{np.mean(ratios[False]):.2f} / {np.max(ratios[False]):.2f}",
+            "photos changed by it": sum(a != b for a, b in zip(ratios[True], ratios[False], strict=True)),
         })  # fmt: skip
     return rows
 
@@ -289,6 +315,8 @@ def main(argv=None) -> int:
     print(f"{machine()}; VQGAN {pipe.size}x{pipe.size}\n")
     if not args.skip_photos:
         print(table(photo_rows(pipe), f"Self-swap on {len(REALISM_PHOTOS)} large-face photos (inner face box, photo resolution)"))
+        print()
+        print(table(focus_rows(pipe), f"{VIDEO_SOURCE} onto the same photos, blurred: the target's focus"))
         print()
     if not args.skip_video:
         video = VideoSwapPipeline(pipe, limits=VideoLimits(max_seconds=600, max_frames=20000))

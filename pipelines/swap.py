@@ -54,6 +54,7 @@ from .faces import (
     transform_points,
     warp_to_crop,
 )
+from .focus import edge_blur, extra_blur, in_focus_of
 from .hair import hair_mask, without_hair
 from .hands import HandFinder, hand_mask
 from .images import DEFAULT_MAX_PIXELS, ImageError, load_image
@@ -128,6 +129,9 @@ class SwapOptions:
     # mouth, a fist round a microphone stay the target's pixels rather than being painted over; and
     # the source's hands are not pasted: the target's face stays where they hide the source's
     hands: bool = True
+    # blur the source's pixels as much more as the target's face is blurred (pipelines/focus.py): a sharp
+    # face pasted into one out of focus gives the swap away
+    focus: bool = True
     seed: int = 0
 
     def validate(self) -> None:
@@ -173,6 +177,8 @@ class SourceFace:
     views: dict[tuple[bool, bool], SourceFace] = field(default_factory=dict, repr=False)
     details: dict[int, np.ndarray] = field(default_factory=dict, repr=False)  # side P -> source_detail at P
     sizes: dict[int, np.ndarray] = field(default_factory=dict, repr=False)  # side P -> hires resized to P
+    # side P -> the blur of its edges there (pipelines/focus.py): shared by its views, which are this face warped
+    blurs: dict[int, float | None] = field(default_factory=dict, repr=False)
 
     def sized(self, side: int) -> np.ndarray:
         """(P, P, 3) uint8: the aligned face at side P, made once per side (wear_expression warps it every frame)."""
@@ -190,6 +196,12 @@ class SourceFace:
                 self.details.clear()
             self.details[side] = source_detail(self.decoded, self.hires, side)
         return self.details[side]
+
+    def edge_blur(self, side: int) -> float | None:
+        """The blur of the face's edges at side P (pipelines/focus.py), measured once per side."""
+        if side not in self.blurs:
+            self.blurs[side] = edge_blur(self.sized(side))
+        return self.blurs[side]
 
 
 @dataclass
@@ -477,6 +489,7 @@ class FaceSwapPipeline:
             pose = Pose(yaw=0.0 if complete else yaw, roll=source.pose.roll)
             view = self.encoded(source.face, np.ascontiguousarray(crop), np.ascontiguousarray(hires), pose)
             view.hands = None if hands is None else np.ascontiguousarray(hands)
+            view.blurs = source.blurs  # mirrored or completed, its edges are as sharp
             source.views[(mirror, complete)] = view
         return source.views[(mirror, complete)]
 
@@ -550,7 +563,8 @@ class FaceSwapPipeline:
                     view.points = self.landmarks(view.hires, view.mesh[:, :2])
                 points = None if view.points is None else turned_points(turn, view.mesh, view.points)
             out.append(SourceFace(face=view.face, crop=warp(view.crop, field), codes=None, decoded=None, hires=warp(view.hires, field),
-                                  pose=view.pose, points=points, outline=outline(turn.moved), hands=warped(view.hands, field)))  # fmt: skip
+                                  pose=view.pose, points=points, outline=outline(turn.moved), hands=warped(view.hands, field),
+                                  blurs=view.blurs))  # fmt: skip
         return out
 
     def encode_pending(self, views: list[SourceFace]) -> list[SourceFace]:
@@ -599,7 +613,7 @@ class FaceSwapPipeline:
                 hires = inlay(hires, keep.pixels, keep.weights)
                 crop = inlay(crop, resize(keep.pixels, self.size), resize(keep.weights, self.size))
             posed.append(SourceFace(face=view.face, crop=crop, codes=None, decoded=None, hires=hires, pose=view.pose, outline=view.outline,
-                                    hands=warped(view.hands, moved)))  # fmt: skip
+                                    hands=warped(view.hands, moved), blurs=view.blurs))  # fmt: skip
             keeps.append(keep)
         return finish(posed), keeps
 
@@ -654,17 +668,20 @@ class FaceSwapPipeline:
             matrix_hi = matrix * (side / self.size)  # image -> P x P crop
             if target_hi is None or target_hi.shape[0] != side:
                 target_hi = warp_to_crop(image, matrix_hi, side)
-            if seam_crop is None:
-                face_hi = compose(face_image, source.detail(side), target_hi, cells, opts.detail)
-            else:
-                face_hi = compose_with_seam(source.sized(side), seam_crop, target_hi, cells)
             region = region_mask(opts.regions, self.size, shape, posed=source.outline is not None)
+            core = region_core(region)  # of the region as placed (clipped, it moved the photos' skin tone off by 0.5 levels)
+            # the source's pixels as blurred as the target's face (pipelines/focus.py): sharp eyes in a blurred face give it away
+            blur = extra_blur(source.edge_blur(side), edge_blur(target_hi)) if opts.focus and opts.detail > 0 else 0.0
+            if seam_crop is None:
+                detail = source.detail(side) if blur == 0 else source_detail(source.decoded, in_focus_of(source.sized(side), blur), side)
+                face_hi = compose(face_image, detail, target_hi, cells, opts.detail)
+            else:
+                face_hi = compose_with_seam(in_focus_of(source.sized(side), blur), seam_crop, target_hi, cells)
             pasted = region
             if silhouette is not None:  # nothing past the target's face (under a turned source: its hull, grown by no margin)
                 pasted = pasted * outline_mask(silhouette, self.size, margin=OUTLINE_MARGIN if source.outline is None else 0.0)
             if source.outline is not None:  # nor past a turned source's: its background lies there
                 pasted = pasted * outline_mask(source.outline, self.size, margin=0.0)
-            core = region_core(region)  # of the region as placed (clipped, it moved the photos' skin tone off by 0.5 levels)
             skin = skin_core(region, shape, core)  # the skin: the correction's mean lightness, the hair test's reference
             points = CANONICAL_TEMPLATE if shape is None else shape  # both crops' hair is looked for above the target's eyes
             hair = np.maximum(hair_mask(crop, points, skin), hair_mask(source.crop, points, skin))  # the target's or the source's
@@ -725,6 +742,7 @@ def add_swap_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-color-correction", action="store_true")
     p.add_argument("--no-hands", action="store_true",
                    help="paint over hands in front of the target face and paste the source's (default: both kept out)")  # fmt: skip
+    p.add_argument("--no-focus", action="store_true", help="keep the source's sharpness on a blurred target face (default: matched)")
     p.add_argument("--harmonize", action="store_true", help="resample seam codes with the code transformer")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--weights", default=None, help="weights folder or Hub repo id (default: weights/)")
@@ -741,6 +759,7 @@ def options_from_args(args: argparse.Namespace, default_expression: str = "sourc
         detail=args.detail,
         color_correction=not args.no_color_correction,
         hands=not args.no_hands,
+        focus=not args.no_focus,
         harmonize=args.harmonize,
         seed=args.seed,
     )
