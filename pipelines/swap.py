@@ -637,6 +637,7 @@ class FaceSwapPipeline:
         outlines: list[np.ndarray | None] | None = None,
         seams: list[np.ndarray] | None = None,
         hands: list[list[np.ndarray]] | None = None,
+        target_blurs: list[float | None] | None = None,
     ):
         """Compose each face at the photo's resolution, colour-correct it to its target and paste it
         back into a copy of image.
@@ -652,7 +653,8 @@ class FaceSwapPipeline:
         seams: per face, G(Z_swap) - G(Z_A) (S, S, 3) float32 (pipelines/detail.py, seam), given instead
         of `decoded` (None) at detail 1, where a video carries a key frame's to the frames after it;
         hands: per face, the hands in front of it ((21, 2) image pixels each, find_hands), which keep
-        the target's pixels -> (image, blend weights (S, S) of the first face, in crop space)."""
+        the target's pixels; target_blurs: per face, its edge width at side P (pipelines/focus.py; a video's
+        steadied over its frames), else measured here -> (image, blend weights (S, S) of the first face, in crop space)."""
         out, first = image, None
         decoded = [None] * len(aligned) if decoded is None else decoded
         seams = [None] * len(aligned) if seams is None else seams
@@ -660,8 +662,9 @@ class FaceSwapPipeline:
         keeps = keeps or [None] * len(aligned)
         outlines = outlines or [None] * len(aligned)
         hands = hands or [[]] * len(aligned)
-        for (crop, matrix), face_image, seam_crop, source, cells, shape, target_hi, keep, silhouette, in_front in zip(
-            aligned, decoded, seams, sources, tokens, shapes, hires, keeps, outlines, hands, strict=True
+        target_blurs = target_blurs or [None] * len(aligned)
+        for (crop, matrix), face_image, seam_crop, source, cells, shape, target_hi, keep, silhouette, in_front, target_blur in zip(
+            aligned, decoded, seams, sources, tokens, shapes, hires, keeps, outlines, hands, target_blurs, strict=True
         ):
             native = native_crop_side(matrix, self.size)  # pixels of the image the crop spans
             side = detail_side(native, self.size, scale)
@@ -671,7 +674,9 @@ class FaceSwapPipeline:
             region = region_mask(opts.regions, self.size, shape, posed=source.outline is not None)
             core = region_core(region)  # of the region as placed (clipped, it moved the photos' skin tone off by 0.5 levels)
             # the source's pixels as blurred as the target's face (pipelines/focus.py): sharp eyes in a blurred face give it away
-            blur = extra_blur(source.edge_blur(side), edge_blur(target_hi)) if opts.focus and opts.detail > 0 else 0.0
+            blur = 0.0
+            if opts.focus and opts.detail > 0:
+                blur = extra_blur(source.edge_blur(side), edge_blur(target_hi) if target_blur is None else target_blur)
             if seam_crop is None:
                 detail = source.detail(side) if blur == 0 else source_detail(source.decoded, in_focus_of(source.sized(side), blur), side)
                 face_hi = compose(face_image, detail, target_hi, cells, opts.detail)

@@ -43,6 +43,7 @@ from .credentials import Made, sign_in_place
 from .detail import VIDEO_DETAIL, seam
 from .expression import MouthInside
 from .faces import align_face, transform_points
+from .focus import SteadyFocus
 from .hands import HandTracker
 from .images import ImageError
 from .precision import fast_inference
@@ -292,11 +293,13 @@ class VideoSwapPipeline:
             # figure (0.75 against 0.83 by the mesh) for little identity (40% against 36%); photos only for now.
             # encode=False: the warp alone (landmarks, OpenCV); the VQGAN is the swapping thread's
             posed, keeps = sw.wear_expression(chosen, [f.hires for f in faces], opts, points, encode=False)
+        # each face's focus, steadied over its track's frames (pipelines/focus.py), read in frame order here
+        blurs = [job.focus((f.tracked.track, f.tracked.shot), f.hires) if opts.focus else None for f in faces]
         hands = [None] * len(faces)
         if job.hands is not None:
             with times("hands"):  # followed from frame to frame (pipelines/hands.py: HandTracker), in frame order
                 hands = [job.hands(pending[f.frame][0], (f.tracked.track, f.tracked.shot), f.matrix, sw.size) for f in faces]
-        return Prepared(pending, faces, shapes, meshes, chosen, posed, keeps, hands)
+        return Prepared(pending, faces, shapes, meshes, chosen, posed, keeps, hands, blurs)
 
     def swap_batch(self, batch: Prepared, opts: SwapOptions, job: VideoJob) -> list[np.ndarray]:
         """A batch (prepared) -> its frames with their faces swapped. Each face is warped
@@ -333,7 +336,7 @@ class VideoSwapPipeline:
                         opts, [views[k] for k in mine], tokens[mine], [shapes[k] for k in mine], scale=VIDEO_DETAIL,
                         mark_strength=watermark.video_strength, hires=[faces[k].hires for k in mine], keeps=[keeps[k] for k in mine],
                         outlines=[outline(meshes[k]) for k in mine], seams=None if seams is None else [seams[k] for k in mine],
-                        hands=[batch.hands[k] or [] for k in mine],
+                        hands=[batch.hands[k] or [] for k in mine], target_blurs=[batch.blurs[k] for k in mine],
                     )  # fmt: skip
                 job.with_faces += 1
             out.append(frame)
@@ -404,6 +407,7 @@ class Prepared:
     views: list[SourceFace]  # that view warped to the face's expression, its codes to come (wear_expression)
     keeps: list[MouthInside | None]  # what of each face stays its own (wear_expression)
     hands: list[list[np.ndarray] | None]  # the hands in front of each face, (21, 2) frame pixels each (find_hands; None: off)
+    blurs: list[float | None]  # each face's edge width at its detail side, steadied (SteadyFocus; None: measured in the blend)
 
 
 @dataclass
@@ -416,6 +420,7 @@ class VideoJob:
     times: Timings = field(default_factory=Timings)  # seconds per stage, summed over frames
     warnings: dict[str, None] = field(default_factory=dict)  # pose warnings met on any frame, in order
     hands: HandTracker | None = None  # the hands in front of each face, followed (pipelines/hands.py)
+    focus: SteadyFocus = field(default_factory=SteadyFocus)  # each face's edge width, steadied (pipelines/focus.py)
 
 
 class TrackChooser:

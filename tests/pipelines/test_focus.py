@@ -8,7 +8,7 @@ import pytest
 
 from pipelines.detail import VIDEO_DETAIL
 from pipelines.faces import detect_faces
-from pipelines.focus import edge_blur, extra_blur, in_focus_of
+from pipelines.focus import SteadyFocus, edge_blur, extra_blur, in_focus_of
 from pipelines.images import load_image
 from pipelines.swap import SwapOptions, align_at_detail
 
@@ -62,3 +62,21 @@ def test_a_blurred_target_gets_a_face_as_blurred(swapper, portrait):
     assert matched < 2.0 and kept > 5.0, (matched, kept)
     on_sharp = swapper(source, image, SwapOptions(target_face="largest"))
     assert np.array_equal(on_sharp.image, swapper(source, image, SwapOptions(target_face="largest", focus=False)).image)
+
+
+def test_a_videos_focus_is_steadied_per_face(portrait):
+    """A face whose blur flickers between two readings from frame to frame is given a width that moves
+    a fraction as much, per face (another face's readings do not mix in), in pixels of the side it is
+    read at (the side steps as a face grows)."""
+    image, face = portrait
+    frames = [align_at_detail(cv2.GaussianBlur(image, (0, 0), s), face.landmarks, 128, VIDEO_DETAIL)[2] for s in (1.0, 2.0)]
+    raw = [edge_blur(f) for f in frames]
+    steady = SteadyFocus()
+    widths = [steady("a", frames[i % 2]) for i in range(12)]
+    assert widths[0] == pytest.approx(raw[0])  # a new face starts from its own reading
+    late = np.abs(np.diff(widths[6:]))
+    assert late.max() < 0.35 * abs(raw[1] - raw[0]), (widths, raw)
+    assert steady("b", frames[1]) == pytest.approx(raw[1])  # its own mean
+    width = steady("c", frames[0])
+    bigger = cv2.resize(frames[0], (2 * frames[0].shape[0],) * 2, interpolation=cv2.INTER_CUBIC)
+    assert steady("c", bigger) == pytest.approx(2 * width, rel=0.25)  # the same face, read at twice the side
