@@ -211,6 +211,18 @@ def paired_correlation(pairs: list[tuple[dict, dict]], key: str) -> float:
     return correlation([a for a, _ in both], [b for _, b in both])
 
 
+def correlation_interval(pairs: list[tuple[dict, dict]], key: str, rounds: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """The 95% interval of paired_correlation, resampling the frames (bootstrap). On the hamilton clip a
+    handful of frames where the mouth opens wide carry most of the figure: 0.71 by the mesh, 0.53-0.81."""
+    both = np.array([(a[key], b[key]) for a, b in pairs if np.isfinite(a[key]) and np.isfinite(b[key])])
+    if len(both) < 3:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    draws = [np.corrcoef(both[pick].T)[0, 1] for pick in (rng.integers(0, len(both), len(both)) for _ in range(rounds))]
+    low, high = np.nanpercentile(draws, [2.5, 97.5])
+    return float(low), float(high)
+
+
 def video_rows(video: VideoSwapPipeline, clips: list[str] = CLIPS, variants: dict | None = None, every: int = 2,
                describe_every: int = 6) -> list[dict]:  # fmt: skip
     """One row per clip and setting; "input re-encoded" (strength 0) is the ceiling the measurement
@@ -244,6 +256,8 @@ def video_rows(video: VideoSwapPipeline, clips: list[str] = CLIPS, variants: dic
                 "fps": r.frames / r.seconds,
                 "mouth corr dlib / mesh": "{:.2f} / {:.2f}".format(*(paired_correlation(pairs, k) for k in ("mouth", "mesh mouth"))),
                 "eyes corr dlib / mesh": "{:.2f} / {:.2f}".format(*(paired_correlation(pairs, k) for k in ("eyes", "mesh eyes"))),
+                "mesh mouth / eyes, 95% interval": "{:.2f}-{:.2f} / {:.2f}-{:.2f}".format(
+                    *(v for k in ("mesh mouth", "mesh eyes") for v in correlation_interval(pairs, k))),
                 "mouth in / out (mean)": f"{np.mean([a['mouth'] for a, _ in pairs]):.2f} / {np.mean([b['mouth'] for _, b in pairs]):.2f}",
                 "closer to source": f"{np.mean(closer) * 100:.0f}% of {len(closer)}",
                 "of them frontal / turned": " / ".join(
