@@ -78,9 +78,12 @@ def main(argv=None) -> int:
     p.add_argument("--regions", default="face")
     p.add_argument("--detail", type=float, default=None, help="override SwapOptions.detail")
     p.add_argument("--no-references", action="store_true", help="measure CodeSwap only")
+    p.add_argument("--no-relight", action="store_true", help="the source's shading kept (SwapOptions.relight off)")
+    p.add_argument("--no-focus", action="store_true", help="the source's sharpness kept (SwapOptions.focus off)")
     args = p.parse_args(argv)
     pipe = FaceSwapPipeline.from_pretrained()
-    opts = SwapOptions(regions=tuple(args.regions.split(",")), harmonize=args.harmonize, target_face="largest")
+    opts = SwapOptions(regions=tuple(args.regions.split(",")), harmonize=args.harmonize, target_face="largest",
+                       relight=not args.no_relight, focus=not args.no_focus)  # fmt: skip
     if args.detail is not None:
         opts.detail = args.detail
     images = {n: load_image(PHOTOS / n) for n in SINGLE_FACE_PHOTOS}
@@ -118,7 +121,7 @@ def main(argv=None) -> int:
             "landmark shift px": float(np.mean([m["shift"] for m in found])),
             "shift / face size": float(np.mean([m["shift_rel"] for m in found])),
         })  # fmt: skip
-    setting = f"regions={args.regions}; harmonize={args.harmonize}; detail={opts.detail}"
+    setting = f"regions={args.regions}; harmonize={args.harmonize}; detail={opts.detail}; relight={opts.relight}; focus={opts.focus}"
     print(table(rows, f"Swap identity ({len(pairs)} ordered pairs of {len(images)} people; {setting})"))
     print(f"\nseam edge ratio (decoded swap / decoded target along the code boundary): mean {np.mean(seams):.3f}")
     print(f"{machine()}; {time.time() - start:.0f} s")

@@ -59,6 +59,7 @@ from .hair import hair_mask, without_hair
 from .hands import HandFinder, hand_mask
 from .images import DEFAULT_MAX_PIXELS, ImageError, load_image
 from .landmarks import FACE_OVAL, FIVE_POINTS, DenseLandmarks
+from .lighting import relit
 from .pose import Pose, choose_view, complete_from_visible_half, estimate_pose
 from .timing import Timings
 from .turn import fit_turn, hides, turn_field, turned_points
@@ -132,6 +133,9 @@ class SwapOptions:
     # blur the source's pixels as much more as the target's face is blurred (pipelines/focus.py): a sharp
     # face pasted into one out of focus gives the swap away
     focus: bool = True
+    # with the colour correction, the target's shading: its light falling across the face, one cheek
+    # lit and the other not (pipelines/lighting.py)
+    relight: bool = True
     seed: int = 0
 
     def validate(self) -> None:
@@ -706,6 +710,8 @@ class FaceSwapPipeline:
             if opts.color_correction:  # statistics at crop size (the same numbers, a fraction of the work), off the region's rim
                 mouth = mouth_zone(self.size, shape)  # where the target's contrast is kept: its mouth's motion reads there
                 colored = color_transfer(face_hi, target_hi, core, resize(face_hi, self.size), crop, lightness_mask=skin, mouth=mouth)
+                if opts.relight:  # and the target's light across the face, not only its average (pipelines/lighting.py)
+                    colored = relit(colored, target_hi, skin)
             else:
                 colored = face_hi
             if keep is not None:  # after the colour correction: the target's own teeth keep the target's own colours
@@ -748,6 +754,7 @@ def add_swap_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-hands", action="store_true",
                    help="paint over hands in front of the target face and paste the source's (default: both kept out)")  # fmt: skip
     p.add_argument("--no-focus", action="store_true", help="keep the source's sharpness on a blurred target face (default: matched)")
+    p.add_argument("--no-relight", action="store_true", help="keep the source's shading (default: the target's light across the face)")
     p.add_argument("--harmonize", action="store_true", help="resample seam codes with the code transformer")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--weights", default=None, help="weights folder or Hub repo id (default: weights/)")
@@ -765,6 +772,7 @@ def options_from_args(args: argparse.Namespace, default_expression: str = "sourc
         color_correction=not args.no_color_correction,
         hands=not args.no_hands,
         focus=not args.no_focus,
+        relight=not args.no_relight,
         harmonize=args.harmonize,
         seed=args.seed,
     )
