@@ -27,6 +27,13 @@ OUTLINE_MARGIN = 0.04  # outline_mask grows the face's silhouette by this fracti
 # Swap realism). The floors' colour channels stay at 0.4: they did nothing for identity (63%).
 GAIN_FLOOR = (0.6, 0.4, 0.4)
 MOUTH_GAIN_FLOOR = (0.4, 0.4, 0.4)
+# ... but a face in a photo with (almost) no colour takes its lack of colour: the colour floors fade
+# out as the target face's colour spread (the mean standard deviation of its a and b, 8-bit LAB) falls
+# from COLOURFUL to MONOCHROME levels. A black-and-white photo toned blue (0.6 / 1.1 levels) kept 40%
+# of a blue-eyed source's colour: blue irises in a grey face. Colour photos' faces spread 2.9-12 levels
+# on the repo's photos, a cold-graded movie still 1.9 (its floors at 87%); the clips' faces, their
+# colour subsampled, 2.0-7.2 (5th percentile 2.0-2.4: all but a few at the full floors).
+MONOCHROME, COLOURFUL = 1.0, 2.0
 # the template's eye gap over its eyes-to-mouth height (0.236 / 0.272); frontal faces measure 0.95-1.06
 FACE_GAP_PER_HEIGHT = 0.866
 # How much higher the face region's top reaches, in eye gaps (its bottom stays under the lower lip).
@@ -249,8 +256,10 @@ def color_transfer(
         src_skin, ref_skin = lab_statistics(image_stats, lightness_mask), lab_statistics(reference_stats, lightness_mask)
         if src_skin is not None and ref_skin is not None:
             s_mean[0], r_mean[0] = src_skin[0][0], ref_skin[0][0]
+    colour = float(np.clip((r_std[1:].mean() - MONOCHROME) / (COLOURFUL - MONOCHROME), 0.0, 1.0))
+    floor = (GAIN_FLOOR[0], GAIN_FLOOR[1] * colour, GAIN_FLOOR[2] * colour)
     lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
-    out = cv2.LUT(lab, _lookup(r_std / s_std, s_mean, r_mean, GAIN_FLOOR))
+    out = cv2.LUT(lab, _lookup(r_std / s_std, s_mean, r_mean, floor))
     differ = [c for c in range(3) if MOUTH_GAIN_FLOOR[c] != GAIN_FLOOR[c]]  # L alone, as shipped
     rows, cols = np.nonzero(mouth > 1 / 512) if mouth is not None and differ else ((), ())
     if len(rows):  # only in the zone's box (a fifth of the face: video frames pay per face)

@@ -172,3 +172,28 @@ def test_the_mouth_takes_the_targets_contrast_and_the_rest_of_the_face_keeps_mor
     assert abs(lightness_spread(out, mouth) / s_mouth - MOUTH_GAIN_FLOOR[0]) < 0.05
     assert np.abs(out[eyes].astype(int) - plain[eyes]).max() <= 1  # away from the mouth: as without a zone
     assert np.abs(lab_statistics(out, mouth)[0][1:] - lab_statistics(plain, mouth)[0][1:]).max() < 1.0  # colour alike
+
+
+def test_a_photo_without_colour_gives_a_face_without_colour():
+    """A colourful source onto a black-and-white photo toned blue (its face's a and b spread about a
+    level): the face takes the tone and no colour of its own (no blue eyes in a grey face); onto a
+    face with colour, however little it varies, the source keeps GAIN_FLOOR of its colour's spread."""
+    rng = np.random.default_rng(3)
+    source = np.clip(rng.normal((170, 120, 110), 25, (128, 128, 3)), 0, 255).astype(np.uint8)
+    grey = np.clip(rng.normal(120, 20, (128, 128, 1)), 0, 255)
+    toned = np.clip(grey * (0.97, 1.0, 1.06), 0, 255).astype(np.uint8)  # a blue-grey print
+    region = region_mask(["face"], 128)
+    sel = region > 0.5
+
+    def chroma(image):
+        lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)[sel].astype(float)
+        return lab[:, 1:].mean(0), lab[:, 1:].std(0)
+
+    (t_mean, t_spread), (_, s_spread) = chroma(toned), chroma(source)
+    assert t_spread.mean() < 1.5 and s_spread.min() > 8
+    o_mean, o_spread = chroma(color_transfer(source, toned, region))
+    assert np.abs(o_mean - t_mean).max() < 1.0 and o_spread.max() < t_spread.max() + 0.6, (o_spread, t_spread)
+    colourful = np.clip(rng.normal((150, 110, 95), 6, (128, 128, 3)), 0, 255).astype(np.uint8)
+    assert chroma(colourful)[1].mean() > 3.0
+    _, kept = chroma(color_transfer(source, colourful, region))
+    assert np.allclose(kept / s_spread, GAIN_FLOOR[1:], atol=0.05), kept / s_spread
