@@ -28,6 +28,7 @@ from .detail import resize
 
 # the Gaussian's sigma as a fraction of the aligned crop's side (13 px of a 128 crop)
 SHADING = 0.1
+WORK_SIDE = 64  # the side the shading is worked out at
 # where the skin's weight, blurred, falls under this, the shading fades out instead of being
 # extrapolated from far away (past the face, where nothing is pasted anyway)
 MIN_SUPPORT = 0.1
@@ -35,18 +36,23 @@ MIN_SUPPORT = 0.1
 
 def shading(face: np.ndarray, target: np.ndarray, skin: np.ndarray) -> np.ndarray:
     """The target's slowly varying light relative to the face: face, target (P, P, 3) uint8 aligned
-    alike, skin (S, S) weights in [0, 1] -> (P, P, 3) float32 to add to the face. Worked at S (the
-    statistics' side: the same numbers for a fraction of the work), upsampled to P."""
-    side = skin.shape[0]
-    difference = resize(target, side).astype(np.float32) - resize(face, side).astype(np.float32)
-    sigma = SHADING * side
-    weight = cv2.GaussianBlur(skin.astype(np.float32), (0, 0), sigma)
-    low = cv2.GaussianBlur(difference * skin[..., None], (0, 0), sigma) / np.maximum(weight, MIN_SUPPORT)[..., None]
-    return resize(low, face.shape[0])
+    alike, skin (S, S) weights in [0, 1] -> (WORK_SIDE, WORK_SIDE, 3) float32, to be upsampled and
+    added to the face. Worked at WORK_SIDE: what varies over a tenth of the face needs no more."""
+    skin = resize(skin.astype(np.float32), WORK_SIDE)
+    difference = resize(target, WORK_SIDE).astype(np.float32) - resize(face, WORK_SIDE).astype(np.float32)
+    sigma = SHADING * WORK_SIDE
+    weight = cv2.GaussianBlur(skin, (0, 0), sigma)
+    return cv2.GaussianBlur(difference * skin[..., None], (0, 0), sigma) / np.maximum(weight, MIN_SUPPORT)[..., None]
 
 
 def relit(face: np.ndarray, target: np.ndarray, skin: np.ndarray) -> np.ndarray:
-    """face with the target's shading (shading): (P, P, 3) uint8."""
+    """face with the target's shading (shading): (P, P, 3) uint8. The shading is upsampled as its
+    lightening and darkening parts in uint8 and added with saturation (within a level of float32
+    arithmetic, for a fraction of the memory traffic: 768 x 768 faces in photos)."""
     if not skin.any():
         return face
-    return np.clip(face.astype(np.float32) + shading(face, target, skin) + 0.5, 0, 255).astype(np.uint8)
+    low = shading(face, target, skin)
+    side = face.shape[0]
+    lighter = cv2.resize(np.clip(low + 0.5, 0, 255).astype(np.uint8), (side, side), interpolation=cv2.INTER_LINEAR)
+    darker = cv2.resize(np.clip(-low + 0.5, 0, 255).astype(np.uint8), (side, side), interpolation=cv2.INTER_LINEAR)
+    return cv2.subtract(cv2.add(face, lighter), darker)
