@@ -83,7 +83,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     pipe = FaceSwapPipeline.from_pretrained()
     opts = SwapOptions(regions=tuple(args.regions.split(",")), harmonize=args.harmonize, target_face="largest",
-                       relight=not args.no_relight, focus=not args.no_focus)  # fmt: skip
+                       relight=False if args.no_relight else None, focus=not args.no_focus)  # fmt: skip
     if args.detail is not None:
         opts.detail = args.detail
     images = {n: load_image(PHOTOS / n) for n in SINGLE_FACE_PHOTOS}
@@ -121,7 +121,8 @@ def main(argv=None) -> int:
             "landmark shift px": float(np.mean([m["shift"] for m in found])),
             "shift / face size": float(np.mean([m["shift_rel"] for m in found])),
         })  # fmt: skip
-    setting = f"regions={args.regions}; harmonize={args.harmonize}; detail={opts.detail}; relight={opts.relight}; focus={opts.focus}"
+    relight = "off" if opts.relight is False else "on (a photo's default)"
+    setting = f"regions={args.regions}; harmonize={args.harmonize}; detail={opts.detail}; relight={relight}; focus={opts.focus}"
     print(table(rows, f"Swap identity ({len(pairs)} ordered pairs of {len(images)} people; {setting})"))
     print(f"\nseam edge ratio (decoded swap / decoded target along the code boundary): mean {np.mean(seams):.3f}")
     print(f"{machine()}; {time.time() - start:.0f} s")

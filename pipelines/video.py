@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import sys
 import threading
@@ -165,6 +166,8 @@ class VideoSwapPipeline:
         reference=None,
     ) -> VideoResult:
         opts = options or SwapOptions(expression="target")  # a video's actors keep talking and blinking (benchmarks/swap_realism.py)
+        if opts.relight is None:  # a video's default (SwapOptions.relight)
+            opts = dataclasses.replace(opts, relight=False)
         opts.validate()
         video, output = Path(video), Path(output)
         if output.suffix.lower() != ".mp4":
