@@ -83,8 +83,9 @@ def test_a_black_and_white_photo_gets_a_black_and_white_face(pipe):
     x0, y0, x1, y1 = r.target_faces[0].box.astype(int)
     face = r.image[y0:y1, x0:x1].astype(np.int16)
     colour = np.abs(face - face.mean(-1, keepdims=True))  # how far each channel is from the pixel's grey
-    # the source's colours (her red hair, blue eyes) stay out: only the mark's faint chroma, a level or two
-    assert colour.mean() < 1.0 and np.percentile(colour, 99) <= 4, (colour.mean(), np.percentile(colour, 99))
+    # the source's colours (her red hair, blue eyes: tens of levels) stay out: only the mark's faint chroma,
+    # whose 99th percentile follows the face's brightness (4.00 without the relight, 4.03 with; 0 unmarked)
+    assert colour.mean() < 1.0 and np.percentile(colour, 99) <= 5, (colour.mean(), np.percentile(colour, 99))
     assert not np.array_equal(r.image, load_image(target))
     assert all(m.found for m in provenance.read_marks(r.image))  # and the mark is read back
 
