@@ -8,7 +8,8 @@ the source's, both aligned at the side P they are composed at, and the source's 
 by what the target has more:
 
     sigma_B, sigma_A = edge_blur(B_P), edge_blur(A_P)            Gaussian sigmas, pixels of P
-    A_P <- G(A_P, sqrt(sigma_B^2 - sigma_A^2))                   when the target is the blurrier
+    A_P <- G(A_P, sqrt(sigma_B^2 - (sigma_A + MIN_EXTRA)^2))     when the target is the blurrier
+                                                                 (continuous; a video's sigma_B steadied)
 
 edge_blur is the re-blur estimate of Zhuo and Sim (2011): at an edge blurred by a Gaussian of sigma,
 blurring once more by s lowers the gradient's magnitude by R = sqrt(sigma^2 + s^2) / sigma, so
