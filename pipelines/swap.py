@@ -136,7 +136,7 @@ class SwapOptions:
     focus: bool = True
     # with the colour correction, the target's light falling across the face, one cheek lit and the
     # other not (pipelines/lighting.py). None: on for photos, off for video, where on the hamilton clip
-    # it cost identity (the output read as the source on 53-55% of frames against 60%; photos: 93% either way)
+    # it cost identity (the output read as the source on 53-57% of frames against 60%; photos: 93% either way)
     relight: bool | None = None
     seed: int = 0
 
@@ -662,7 +662,8 @@ class FaceSwapPipeline:
         of `decoded` (None) at detail 1, where a video carries a key frame's to the frames after it;
         hands: per face, the hands in front of it ((21, 2) image pixels each, find_hands), which keep
         the target's pixels; target_blurs: per face, its edge width at side P (pipelines/focus.py; a video's
-        steadied over its frames), else measured here -> (image, blend weights (S, S) of the first face, in crop space)."""
+        steadied over its frames; None: too few edges to read), not given: measured here -> (image, blend
+        weights (S, S) of the first face, in crop space)."""
         out, first = image, None
         decoded = [None] * len(aligned) if decoded is None else decoded
         seams = [None] * len(aligned) if seams is None else seams
@@ -670,7 +671,8 @@ class FaceSwapPipeline:
         keeps = keeps or [None] * len(aligned)
         outlines = outlines or [None] * len(aligned)
         hands = hands or [[]] * len(aligned)
-        target_blurs = target_blurs or [None] * len(aligned)
+        measure_blur = target_blurs is None  # a video reads its faces' focus as it tracks them (SteadyFocus)
+        target_blurs = [None] * len(aligned) if measure_blur else target_blurs
         for (crop, matrix), face_image, seam_crop, source, cells, shape, target_hi, keep, silhouette, in_front, target_blur in zip(
             aligned, decoded, seams, sources, tokens, shapes, hires, keeps, outlines, hands, target_blurs, strict=True
         ):
@@ -684,7 +686,7 @@ class FaceSwapPipeline:
             # the source's pixels as blurred as the target's face (pipelines/focus.py): sharp eyes in a blurred face give it away
             blur = 0.0
             if opts.focus and opts.detail > 0:
-                blur = extra_blur(source.edge_blur(side), edge_blur(target_hi) if target_blur is None else target_blur)
+                blur = extra_blur(source.edge_blur(side), edge_blur(target_hi) if measure_blur else target_blur)
             if seam_crop is None:
                 detail = source.detail(side) if blur == 0 else source_detail(source.decoded, in_focus_of(source.sized(side), blur), side)
                 face_hi = compose(face_image, detail, target_hi, cells, opts.detail)

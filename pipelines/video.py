@@ -410,7 +410,7 @@ class Prepared:
     views: list[SourceFace]  # that view warped to the face's expression, its codes to come (wear_expression)
     keeps: list[MouthInside | None]  # what of each face stays its own (wear_expression)
     hands: list[list[np.ndarray] | None]  # the hands in front of each face, (21, 2) frame pixels each (find_hands; None: off)
-    blurs: list[float | None]  # each face's edge width at its detail side, steadied (SteadyFocus; None: measured in the blend)
+    blurs: list[float | None]  # each face's edge width at its detail side, steadied (SteadyFocus; None: unread, or focus off)
 
 
 @dataclass
